@@ -1,0 +1,133 @@
+"""Configuration from the environment (and an optional ``.env``), validated at start-up.
+
+Every problem is reported at once, naming the variable, so an operator fixes them in one pass.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from pathlib import Path
+
+from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+__all__ = ["BotMode", "ConfigError", "Settings", "load_settings"]
+
+DEFAULT_SQLITE_URL = "sqlite+aiosqlite:///./data/finance-handoff-bot.db"
+DEFAULT_SANDBOX_SQLITE_URL = "sqlite+aiosqlite:///./data/sandbox.db"
+
+
+class BotMode(StrEnum):
+    AUTO = "auto"
+    SLACK = "slack"
+    SANDBOX = "sandbox"
+
+
+class ConfigError(Exception):
+    """The configuration cannot start the bot; the message says what to set."""
+
+
+class Settings(BaseSettings):
+    """Everything the bot reads from its environment."""
+
+    model_config = SettingsConfigDict(
+        env_file=".env", env_file_encoding="utf-8", extra="ignore", case_sensitive=False
+    )
+
+    bot_mode: BotMode = BotMode.AUTO
+    slack_bot_token: SecretStr | None = None
+    slack_signing_secret: SecretStr | None = None
+    slack_app_token: SecretStr | None = None
+    slack_api_url: str = "https://slack.com/api/"
+    plisio_secret_key: SecretStr | None = None
+    plisio_api_url: str = "https://api.plisio.net/api/v1"
+    dialnexa_webhook_secret: SecretStr | None = None
+    database_url: str | None = None
+    database_schema: str | None = None  # PostgreSQL only: keep the bot's tables in this schema
+    host: str = "0.0.0.0"  # noqa: S104 - a server listens on all interfaces by default
+    port: int = Field(default=3000, ge=1, le=65535)
+    public_url: str = "http://localhost:3000"
+    routing_file: Path = Path("routing.toml")
+    log_level: str = "INFO"
+    # Bolt answers Slack only after the listener finishes (FaaS style); tests use it to be
+    # deterministic. Leave off in production: clicks are acknowledged first, then worked on.
+    slack_process_before_response: bool = False
+    outbox_poll_seconds: float = Field(default=1.0, gt=0)
+    reminder_poll_seconds: float = Field(default=30.0, gt=0)
+
+    @field_validator("slack_api_url")
+    @classmethod
+    def _trailing_slash(cls, value: str) -> str:
+        return value if value.endswith("/") else value + "/"
+
+    @field_validator("plisio_api_url", "public_url")
+    @classmethod
+    def _no_trailing_slash(cls, value: str) -> str:
+        if not value.startswith(("http://", "https://")):
+            raise ValueError("must start with http:// or https://")
+        return value.rstrip("/")
+
+    @field_validator("log_level")
+    @classmethod
+    def _level(cls, value: str) -> str:
+        if value.upper() not in {"DEBUG", "INFO", "WARNING", "ERROR"}:
+            raise ValueError("must be one of DEBUG, INFO, WARNING, ERROR")
+        return value.upper()
+
+    @property
+    def socket_mode(self) -> bool:
+        return self.slack_app_token is not None
+
+    @property
+    def slack_configured(self) -> bool:
+        return self.slack_bot_token is not None and self.slack_signing_secret is not None
+
+    def effective_mode(self) -> BotMode:
+        """Slack when Slack is configured (or demanded), else the local sandbox."""
+        if self.bot_mode is BotMode.AUTO:
+            return BotMode.SLACK if self.slack_configured else BotMode.SANDBOX
+        return self.bot_mode
+
+    def effective_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        if self.effective_mode() is BotMode.SANDBOX:
+            return DEFAULT_SANDBOX_SQLITE_URL
+        return DEFAULT_SQLITE_URL
+
+    def missing_for_slack(self) -> list[str]:
+        """Names of the settings production (Slack) mode needs but does not have."""
+        required = {
+            "SLACK_BOT_TOKEN": self.slack_bot_token,
+            "SLACK_SIGNING_SECRET": self.slack_signing_secret,
+            "PLISIO_SECRET_KEY": self.plisio_secret_key,
+            "DIALNEXA_WEBHOOK_SECRET": self.dialnexa_webhook_secret,
+        }
+        return [name for name, value in required.items() if value is None]
+
+
+def _describe(error: ValidationError) -> str:
+    lines = []
+    for item in error.errors():
+        name = "_".join(str(part) for part in item["loc"]).upper() or "(settings)"
+        lines.append(f"  {name}: {item['msg']}")
+    return "\n".join(lines)
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Read and check the settings; raise ConfigError naming every problem."""
+    try:
+        settings = Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        raise ConfigError("Invalid configuration:\n" + _describe(exc)) from None
+    if settings.effective_mode() is BotMode.SLACK:
+        missing = settings.missing_for_slack()
+        if missing:
+            raise ConfigError(
+                "Slack mode needs these settings, which are not set:\n"
+                + "\n".join(f"  {name}" for name in missing)
+                + "\nCreate the Slack app from manifest.yml (api.slack.com/apps -> From a manifest),"
+                " then copy .env.example to .env and fill them in."
+                " Unset BOT_MODE (or set BOT_MODE=sandbox) to try the bot without Slack."
+            )
+    return settings

@@ -1,0 +1,132 @@
+"""The tables: handoffs, approvals, the append-only audit log, the outbox and invoices."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from typing import Any, ClassVar
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from services.db.types import DecimalString, UTCDateTime
+
+__all__ = ["Approval", "AuditEntry", "Base", "HandoffRow", "InvoiceRow", "OutboxItem"]
+
+# An autoincrementing 64-bit id; SQLite only autoincrements INTEGER PRIMARY KEY.
+BigId = BigInteger().with_variant(Integer, "sqlite")
+
+
+class Base(DeclarativeBase):
+    type_annotation_map: ClassVar[dict[Any, Any]] = {dict[str, Any]: JSON, list[str]: JSON}
+
+
+class HandoffRow(Base):
+    __tablename__ = "handoffs"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    call_id: Mapped[str] = mapped_column(String(128), unique=True)
+    kind: Mapped[str] = mapped_column(String(16), default="handoff")
+    workflow: Mapped[str] = mapped_column(String(40))
+    urgency: Mapped[str] = mapped_column(String(10))
+    urgent: Mapped[bool] = mapped_column(Boolean, default=False)
+    status: Mapped[str] = mapped_column(String(32), index=True)
+    channel: Mapped[str] = mapped_column(String(80))
+    message_ts: Mapped[str | None] = mapped_column(String(32))
+    owner: Mapped[str | None] = mapped_column(String(254))
+    owner_slack_id: Mapped[str | None] = mapped_column(String(32))
+    requested_by: Mapped[str | None] = mapped_column(String(32))
+    deadline: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    amount: Mapped[Decimal | None] = mapped_column(DecimalString)
+    currency: Mapped[str | None] = mapped_column(String(10))
+    customer_email: Mapped[str | None] = mapped_column(String(254), index=True)
+    email_verified: Mapped[bool] = mapped_column(Boolean, default=False)
+    two_person: Mapped[bool] = mapped_column(Boolean, default=False)
+    needs_mapping: Mapped[bool] = mapped_column(Boolean, default=False)
+    review_flags: Mapped[list[str]] = mapped_column(JSON, default=list)
+    missing_fields: Mapped[list[str]] = mapped_column(JSON, default=list)
+    redacted: Mapped[list[str]] = mapped_column(JSON, default=list)
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON)
+    resolution: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    occurred_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    # Follow-up state: the next time the reminder loop must look at this handoff (NULL = never).
+    next_reminder_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    reminder_step: Mapped[int] = mapped_column(Integer, default=0)
+    snoozed_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    __table_args__ = (
+        Index("ix_handoffs_next_reminder_at", "next_reminder_at"),
+        Index("ix_handoffs_owner_status", "owner_slack_id", "status"),
+    )
+
+
+class Approval(Base):
+    __tablename__ = "approvals"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    handoff_id: Mapped[str] = mapped_column(ForeignKey("handoffs.id"), index=True)
+    approver: Mapped[str] = mapped_column(String(32))
+    at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+    __table_args__ = (UniqueConstraint("handoff_id", "approver", name="uq_approvals_once"),)
+
+
+class AuditEntry(Base):
+    __tablename__ = "audit_log"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    handoff_id: Mapped[str | None] = mapped_column(String(32), index=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime)
+    actor: Mapped[str] = mapped_column(String(64))
+    action: Mapped[str] = mapped_column(String(40))
+    detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+
+class OutboxItem(Base):
+    __tablename__ = "outbox"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    handoff_id: Mapped[str | None] = mapped_column(String(32), index=True)
+    kind: Mapped[str] = mapped_column(String(40))
+    dedupe_key: Mapped[str] = mapped_column(String(200), unique=True)
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    status: Mapped[str] = mapped_column(String(16), default="pending")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    available_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    done_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    __table_args__ = (Index("ix_outbox_due", "status", "available_at"),)
+
+
+class InvoiceRow(Base):
+    __tablename__ = "invoices"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    handoff_id: Mapped[str | None] = mapped_column(ForeignKey("handoffs.id"), index=True)
+    order_number: Mapped[str] = mapped_column(String(128), unique=True)
+    txn_id: Mapped[str | None] = mapped_column(String(64), unique=True)
+    invoice_url: Mapped[str | None] = mapped_column(String(2048))
+    status: Mapped[str] = mapped_column(String(40))
+    amount: Mapped[Decimal] = mapped_column(DecimalString)
+    currency: Mapped[str] = mapped_column(String(10))
+    email: Mapped[str | None] = mapped_column(String(254))
+    paid_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)

@@ -1,0 +1,293 @@
+"""Handoff intake: check a DialNexa delivery, clean it, route it and store it exactly once.
+
+Errors are ``IntakeError`` carrying the HTTP status, a short code and, for schema problems, every
+offending field, so the web handler only has to serialise them.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from pydantic import ValidationError
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
+
+from services.db.engine import Database, DatabaseUnavailable
+from services.db.models import AuditEntry, HandoffRow, OutboxItem
+from services.handoff_model import Handoff
+from services.redaction import redact_handoff
+from services.routing import RouteDecision, RoutingConfig, decide
+from services.signing import SignatureError, verify
+from services.states import HandoffStatus
+
+__all__ = [
+    "MAX_BODY_BYTES",
+    "FieldProblem",
+    "HandoffIntake",
+    "IntakeError",
+    "IntakeResult",
+    "parse_delivery",
+    "post_outbox_key",
+]
+
+logger = logging.getLogger(__name__)
+
+MAX_BODY_BYTES = 256 * 1024
+MAX_JSON_DEPTH = 32
+SLACK_USER_ID = re.compile(r"^[UW][A-Z0-9]{2,}$")
+
+
+@dataclass(frozen=True, slots=True)
+class FieldProblem:
+    field: str
+    reason: str
+
+
+@dataclass(slots=True)
+class IntakeError(Exception):
+    status: int
+    error: str
+    message: str
+    fields: list[FieldProblem] = field(default_factory=list)
+
+    def to_json(self) -> dict[str, Any]:
+        body: dict[str, Any] = {"error": self.error, "message": self.message}
+        if self.fields:
+            body["fields"] = [{"field": p.field, "reason": p.reason} for p in self.fields]
+        return body
+
+
+@dataclass(frozen=True, slots=True)
+class IntakeResult:
+    handoff_id: str
+    duplicate: bool
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not valid JSON")
+
+
+def _depth(value: Any, limit: int) -> int:
+    # Iterative so hostile nesting cannot exhaust the stack.
+    deepest, stack = 0, [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        deepest = max(deepest, depth)
+        if deepest > limit:
+            return deepest
+        if isinstance(item, dict):
+            stack.extend((child, depth + 1) for child in item.values())
+        elif isinstance(item, list):
+            stack.extend((child, depth + 1) for child in item)
+    return deepest
+
+
+def _field_path(loc: tuple[int | str, ...]) -> str:
+    parts: list[str] = []
+    for part in loc:
+        if isinstance(part, int):
+            parts.append(f"[{part}]")
+        elif not parts:
+            parts.append(part)
+        else:
+            parts.append(f".{part}")
+    return "".join(parts) or "(body)"
+
+
+def _schema_problems(exc: ValidationError) -> list[FieldProblem]:
+    problems = []
+    for err in exc.errors(include_url=False):
+        # Drop pydantic's internal union/type markers from the location.
+        loc = tuple(p for p in err["loc"] if not (isinstance(p, str) and "[" in p))
+        reason = err["msg"].removeprefix("Value error, ")
+        if err["type"] == "extra_forbidden":
+            reason = "unknown field"
+        problems.append(FieldProblem(_field_path(loc), reason))
+    return problems
+
+
+def parse_delivery(
+    *,
+    body: bytes,
+    content_type: str | None,
+    timestamp: str | None,
+    signature: str | None,
+    secret: str,
+    now: float,
+) -> Handoff:
+    """Verify and parse one webhook delivery; raise IntakeError with the right status."""
+    if len(body) > MAX_BODY_BYTES:
+        raise IntakeError(413, "payload_too_large", f"body exceeds {MAX_BODY_BYTES} bytes")
+    try:
+        verify(secret, timestamp=timestamp, signature=signature, body=body, now=now)
+    except SignatureError as exc:
+        raise IntakeError(401, "invalid_signature", str(exc)) from None
+    media_type = (content_type or "").split(";")[0].strip().lower()
+    if media_type != "application/json":
+        raise IntakeError(415, "unsupported_media_type", "Content-Type must be application/json")
+    try:
+        text = body.decode("utf-8")
+        data = json.loads(text, parse_constant=_reject_constant)
+    except UnicodeDecodeError:
+        raise IntakeError(400, "invalid_json", "body is not valid UTF-8") from None
+    except (ValueError, RecursionError) as exc:
+        raise IntakeError(400, "invalid_json", f"body is not valid JSON: {exc}") from None
+    if _depth(data, MAX_JSON_DEPTH) > MAX_JSON_DEPTH:
+        raise IntakeError(400, "invalid_json", f"JSON nested deeper than {MAX_JSON_DEPTH} levels")
+    if not isinstance(data, dict):
+        raise IntakeError(
+            422,
+            "invalid_handoff",
+            "body must be a JSON object",
+            [FieldProblem("(body)", "must be an object")],
+        )
+    try:
+        return Handoff.model_validate(data)
+    except ValidationError as exc:
+        problems = _schema_problems(exc)
+        raise IntakeError(
+            422, "invalid_handoff", f"{len(problems)} field(s) refused by the schema", problems
+        ) from None
+
+
+def post_outbox_key(call_id: str) -> str:
+    """The outbox de-duplication key of a handoff's Slack post."""
+    return f"post_handoff:{call_id}"
+
+
+def first_reminder_at(decision_deadline: datetime | None, heads_up_minutes: int) -> datetime | None:
+    """When the reminder loop should first look at a handoff."""
+    if decision_deadline is None:
+        return None
+    return decision_deadline - timedelta(minutes=heads_up_minutes)
+
+
+class HandoffIntake:
+    """Stores cleaned handoffs once per call ID, with their outbox post and audit entry."""
+
+    def __init__(
+        self,
+        db: Database,
+        routing: Callable[[], RoutingConfig],
+        *,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self._db = db
+        self._routing = routing
+        self._clock = clock
+
+    async def store(
+        self,
+        handoff: Handoff,
+        *,
+        actor: str = "dialnexa",
+        kind: str = "handoff",
+        requested_by: str | None = None,
+    ) -> IntakeResult:
+        """Redact, route and store; a call ID already stored returns the first handoff's id."""
+        cleaned = redact_handoff(handoff)
+        routing = self._routing()
+        now = self._clock()
+        decision = decide(cleaned.handoff, routing, now=now, sensitive_found=bool(cleaned.found))
+        row = self._row(cleaned.handoff, decision, now, routing.reminders.heads_up_before_minutes)
+        row.redacted = sorted(c.value for c in cleaned.found)
+        row.kind = kind
+        row.requested_by = requested_by
+        try:
+            async with self._db.sessions() as session, session.begin():
+                session.add(row)
+                await session.flush()
+                session.add_all(
+                    [
+                        OutboxItem(
+                            handoff_id=row.id,
+                            kind="post_handoff",
+                            dedupe_key=post_outbox_key(row.call_id),
+                            payload={},
+                            status="pending",
+                            attempts=0,
+                            available_at=now,
+                            created_at=now,
+                        ),
+                        AuditEntry(
+                            handoff_id=row.id,
+                            at=now,
+                            actor=actor,
+                            action="received",
+                            detail={
+                                "workflow": row.workflow,
+                                "urgency": row.urgency,
+                                "channel": row.channel,
+                                "redacted": row.redacted,
+                                "hidden_links": list(cleaned.hidden_links),
+                                "needs_mapping": row.needs_mapping,
+                            },
+                        ),
+                    ]
+                )
+        except IntegrityError:
+            existing = await self._existing_id(handoff.call_id)
+            if existing is None:  # pragma: no cover - a unique violation implies the row exists
+                raise
+            return IntakeResult(existing, duplicate=True)
+        except (OperationalError, PoolTimeout, OSError) as exc:
+            logger.warning("handoff %s not stored: database unavailable", handoff.call_id)
+            raise DatabaseUnavailable(str(exc.__class__.__name__)) from exc
+        logger.info(
+            "handoff stored",
+            extra={"call_id": row.call_id, "handoff_id": row.id, "workflow": row.workflow},
+        )
+        return IntakeResult(row.id, duplicate=False)
+
+    async def _existing_id(self, call_id: str) -> str | None:
+        async with self._db.sessions() as session:
+            return await session.scalar(select(HandoffRow.id).where(HandoffRow.call_id == call_id))
+
+    @staticmethod
+    def _row(
+        handoff: Handoff, decision: RouteDecision, now: datetime, heads_up_minutes: int
+    ) -> HandoffRow:
+        customer = handoff.customer
+        billing = handoff.billing
+        follow_up = handoff.follow_up
+        owner = follow_up.finance_owner if follow_up else None
+        deadline = follow_up.deadline if follow_up else None
+        payload = handoff.model_dump(mode="json", exclude_none=True)
+        payload["workflow"] = handoff.effective_workflow.value
+        return HandoffRow(
+            id=uuid.uuid4().hex,
+            call_id=handoff.call_id,
+            kind="handoff",
+            workflow=handoff.effective_workflow.value,
+            urgency=decision.urgency.value,
+            urgent=decision.urgent,
+            status=HandoffStatus.OPEN.value,
+            channel=decision.channel,
+            owner=owner,
+            owner_slack_id=owner if owner and SLACK_USER_ID.match(owner) else None,
+            deadline=deadline,
+            amount=billing.amount_decimal if billing else None,
+            currency=billing.currency if billing else None,
+            customer_email=str(customer.email).lower() if customer and customer.email else None,
+            email_verified=bool(customer and customer.email_verified),
+            two_person=decision.two_person,
+            needs_mapping=decision.needs_mapping,
+            review_flags=[flag.value for flag in decision.review_flags],
+            missing_fields=list(decision.missing_fields),
+            payload=payload,
+            resolution={"urgent_reasons": list(decision.urgent_reasons)},
+            occurred_at=handoff.occurred_at,
+            created_at=now,
+            updated_at=now,
+            version=1,
+            next_reminder_at=first_reminder_at(deadline, heads_up_minutes),
+            reminder_step=0,
+        )

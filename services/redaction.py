@@ -1,0 +1,654 @@
+"""Redaction: strip card numbers, bank details and tax identifiers from DialNexa handoffs.
+
+This runs before a handoff is stored, logged or shown in Slack. A detector finds a candidate by its
+shape, confirms it with a python-stdnum checksum where one exists and, where the shape alone is too
+common (a bare 9-digit number may be an invoice id), also needs a context word nearby. Each value
+removed becomes a marker such as ``[card ending 1111]``.
+
+How text is read:
+
+- Candidates are whole tokens: runs of word characters joined by ``-``, ``/`` or ``.``. So
+  ``ACC-5512``, ``INV-2026-000123`` and ``dnx_call_7Q2M9K`` are tokens containing letters and never
+  read as bare numbers; ``4111 1111 1111 1111`` is a run of tokens separated by single spaces.
+  A token straight after ``+`` is a phone number.
+- Markers, URLs and e-mail addresses are opaque: detectors never look inside them, so markers are
+  not re-detected and links and addresses are left as they are.
+- A context word covers a number that starts at most 40 characters after it (for routing numbers
+  and sort codes, also one that ends 40 characters before it), unless the words just before the
+  number name another kind of id ("... invoice 123456789"). When two detectors claim the same text,
+  a checksum-only match beats a context match, and otherwise the nearer context wins.
+- Redaction repeats until the text stops changing, which makes it idempotent. It stops because
+  every replacement takes out more digits than its marker puts in.
+"""
+
+from __future__ import annotations
+
+import re
+from bisect import bisect_left, bisect_right
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
+from functools import partial
+from typing import Any, Final, NamedTuple
+
+from stdnum import iban, luhn
+from stdnum.de import idnr as de_idnr
+from stdnum.de import stnr as de_stnr
+from stdnum.de import vat as de_vat
+from stdnum.es import cif as es_cif
+from stdnum.es import dni as es_dni
+from stdnum.es import nie as es_nie
+from stdnum.es import nif as es_nif
+from stdnum.eu import vat as eu_vat
+from stdnum.fr import nif as fr_nif
+from stdnum.fr import siren as fr_siren
+from stdnum.fr import siret as fr_siret
+from stdnum.fr import tva as fr_tva
+from stdnum.gb import utr as gb_utr
+from stdnum.gb import vat as gb_vat
+from stdnum.it import codicefiscale as it_codicefiscale
+from stdnum.it import iva as it_iva
+from stdnum.nl import btw as nl_btw
+from stdnum.pl import nip as pl_nip
+from stdnum.pt import nif as pt_nif
+from stdnum.us import ein as us_ein
+from stdnum.us import itin as us_itin
+from stdnum.us import rtn as us_rtn
+from stdnum.us import ssn as us_ssn
+from stdnum.us import tin as us_tin
+from stdnum.util import get_cc_module
+
+from services.handoff_model import Handoff, SensitiveCategory
+
+__all__ = ["ALWAYS", "Redacted", "RedactedHandoff", "redact_handoff", "redact_text"]
+
+_CARD = SensitiveCategory.CARD_NUMBER
+_BANK = SensitiveCategory.BANK_DETAILS
+_TAX = SensitiveCategory.TAX_IDENTIFIER
+
+# Removed whatever the handoff's own `sensitive` flags say.
+ALWAYS: Final = frozenset({_CARD, _BANK, _TAX})
+
+_ROUTING_MARKER = "[routing number removed]"
+_ACCOUNT_MARKER = "[bank account removed]"
+_SORT_CODE_MARKER = "[sort code removed]"
+_TAX_MARKER = "[tax ID removed]"
+_VAT_MARKER = "[VAT number removed]"
+_ELLIPSIS = "…"
+
+_MARKER = re.compile(
+    r"\[(?:card ending [0-9]{4}|[A-Z]{2} IBAN removed|routing number removed"
+    r"|bank account removed|sort code removed|tax ID removed|VAT number removed)\]"
+)
+# The e-mail look-behind starts a match only at the start of a word, so a long run with no "@"
+# is scanned once rather than from every position inside it (linear time on 8000 characters).
+_OPAQUE = re.compile(
+    _MARKER.pattern
+    + r"|(?i:\b(?:https?|ftp)://\S+)"
+    + r"|(?<![\w.+-])[\w.+-]+@\w[\w-]*(?:\.[\w-]+)+"
+)
+_TOKEN = re.compile(r"\w+(?:[-/.]\w+)*")
+_LETTERS = re.compile(r"[^\W\d_]+")
+_NOT_ALNUM = re.compile(r"[^A-Za-z0-9]")
+
+_WINDOW = 40  # characters between a context word and the number it covers
+
+# Words that, just before a number, say it is some other id, whatever bank or tax word came earlier.
+_OTHER_IDS = frozenset(
+    {
+        "invoice", "inv", "order", "ticket", "case", "subscription", "receipt", "quote",
+        "contract", "policy", "phone", "tel", "telephone", "mobile", "cell", "fax", "call",
+        "customer", "client", "member", "transaction", "txn", "zip", "postcode", "tracking",
+        "booking", "reservation", "confirmation",
+    }
+)  # fmt: skip
+_FILLERS = frozenset(
+    {
+        "number", "numbers", "no", "nr", "num", "id", "is", "was", "are", "it", "its", "s",
+        "the", "a", "an", "our", "my", "your", "their", "his", "her", "of",
+    }
+)  # fmt: skip
+
+# Shapes, all ASCII so that python-stdnum only ever sees digits and letters it understands.
+_DIGIT_GROUPS = re.compile(r"[0-9]+(?:-[0-9]+)*")
+_DIGITS = re.compile(r"[0-9]+")
+_ALNUM = re.compile(r"[A-Za-z0-9]+")
+_IBAN_HEAD = re.compile(r"[A-Za-z]{2}[0-9]{2}[A-Za-z0-9]*")
+_VAT_HEAD = re.compile(r"[A-Za-z]{2}")
+_VAT_PART = re.compile(r"[A-Za-z0-9]+(?:[.-][A-Za-z0-9]+)*")
+_SSN_SHAPE = re.compile(r"[0-9]{3}-[0-9]{2}-[0-9]{4}")
+_ROUTING_SHAPE = re.compile(r"[0-9]{9}")
+_ACCOUNT_SHAPE = re.compile(r"[0-9]{6,17}")
+_SORT_CODE_SHAPE = re.compile(r"[0-9]{2}-[0-9]{2}-[0-9]{2}|[0-9]{6}")
+_PAIR = re.compile(r"[0-9]{2}")
+_TAX_PART = re.compile(r"[A-Za-z0-9]+(?:[-/.][A-Za-z0-9]+)*")
+# Dates, amounts and internal ids (INV-..., ACC-...) are never tax identifiers.
+_NOT_TAX = re.compile(
+    r"[0-9]{4}-[0-9]{1,2}-[0-9]{1,2}|[0-9]{1,2}[-/.][0-9]{1,2}[-/.][0-9]{2,4}"
+    r"|[0-9]+\.[0-9]{1,2}|[0-9]{1,3}(?:\.[0-9]{3})+|[A-Za-z]{3,}[-/.].*"
+)
+# stdnum lists Greece as GR but Greek VAT numbers carry EL; GB (checked with stdnum.gb.vat) has
+# left the EU list while XI, Northern Ireland, is still on it.
+_VAT_COUNTRIES = frozenset({cc.upper() for cc in eu_vat.MEMBER_STATES} | {"EL", "GB"})
+
+_ROUTING_WORDS = re.compile(r"(?i)\b(?:routing|aba|rtn|transit|wire[ds]?|wiring|bank(?:ing|s)?)\b")
+_ROUTING_STRONG_WORDS = re.compile(r"(?i)\b(?:routing|aba|rtn|transit)\b")
+_SORT_CODE_WORDS = re.compile(r"(?i)\bsort[\s-]?codes?\b")
+_ACCOUNT_WORDS = re.compile(
+    r"""(?ix)
+      \b(?:bank|checking|savings|current|business)\s+(?:account|acct)s?\b
+        (?:\s*(?:number|num|no|nr)s?\b\.?)?
+    | \b(?:account|acct|acc)\.?\s*(?:number|num|no|nr)s?\b\.?
+    | \b(?:account|acct)\s*\#
+    | \bacct\b\.?
+    | \ba/c\b
+    | \bkonto(?:nummer|nr)?\b\.?
+    | \bnum[ée]ro\s+de\s+compte\b
+    | \bn[úu]mero\s+de\s+cuenta\b
+    """
+)
+
+_Validator = Callable[[str], bool]
+
+
+def _national_vat_checks() -> tuple[_Validator, ...]:
+    # A VAT number given without its country prefix: try each member state's own format.
+    modules = (get_cc_module(cc, "vat") for cc in sorted(eu_vat.MEMBER_STATES - {"xi"}))
+    return tuple(module.is_valid for module in modules if module is not None)
+
+
+_GENERIC_TAX_CHECKS: Final[tuple[_Validator, ...]] = (
+    eu_vat.is_valid,
+    gb_vat.is_valid,
+    gb_utr.is_valid,
+    us_tin.is_valid,
+    *_national_vat_checks(),
+)
+
+# Context words for tax identifiers, each with the checks a number after it must pass. Acronyms
+# match in capitals only because several are everyday words in lower case (tin, nie, ein, btw).
+_TAX_KINDS: Final[tuple[tuple[str, str, tuple[_Validator, ...]], ...]] = (
+    ("ssn", r"\bSSNs?\b|(?i:\bsocial\s+security\b)", (us_ssn.is_valid, us_itin.is_valid)),
+    ("itin", r"\bITINs?\b", (us_itin.is_valid,)),
+    ("ein", r"\bF?EINs?\b|(?i:\bemployer\s+id(?:entification)?\b)", (us_ein.is_valid,)),
+    ("de_vat", r"(?i:\bUSt\.?-?Id(?:\.?-?Nr)?\b\.?|\bumsatzsteuer-?id\w*)", (de_vat.is_valid,)),
+    ("de_idnr", r"(?i:\bsteuer-?id(?:entifikationsnummer)?\b)|\bIdNr\b", (de_idnr.is_valid,)),
+    ("de_stnr", r"(?i:\bsteuer-?(?:nummer|nr)\b\.?|\bSt\.?-?Nr\b\.?)", (de_stnr.is_valid,)),
+    ("fr_siret", r"\bSIRET\b", (fr_siret.is_valid,)),
+    ("fr_siren", r"\bSIREN\b", (fr_siren.is_valid,)),
+    ("fr_tva", r"\bTVA\b", (fr_tva.is_valid, eu_vat.is_valid)),
+    ("nif", r"\bNIF\b", (es_nif.is_valid, fr_nif.is_valid, pt_nif.is_valid)),
+    ("es_cif", r"\bCIF\b", (es_cif.is_valid,)),
+    ("es_nie", r"\bNIE\b", (es_nie.is_valid,)),
+    ("es_dni", r"\bDNI\b", (es_dni.is_valid,)),
+    ("it_iva", r"(?i:\bpartita\s+iva\b)|\bP\.?\s?IVA\b", (it_iva.is_valid,)),
+    ("it_cf", r"(?i:\bcodice\s+fiscale\b)", (it_codicefiscale.is_valid,)),
+    ("nl_btw", r"\bBTW\b", (nl_btw.is_valid,)),
+    ("pl_nip", r"\bNIP\b", (pl_nip.is_valid,)),
+    ("gb_utr", r"\bUTR\b", (gb_utr.is_valid,)),
+    (
+        "generic",
+        r"\bTINs?\b|(?i:\bVAT\b|\btax(?:payer)?[\s-]*"
+        r"(?:id(?:entification)?|number|no|nr|code|reg(?:istration)?|ref(?:erence)?)\b)",
+        _GENERIC_TAX_CHECKS,
+    ),
+)
+_TAX_WORDS = re.compile("|".join(f"(?P<{name}>{pattern})" for name, pattern, _ in _TAX_KINDS))
+_TAX_CHECKS: Final[Mapping[str, tuple[_Validator, ...]]] = {
+    name: checks for name, _, checks in _TAX_KINDS
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Redacted:
+    """Text with sensitive values replaced by markers, and the categories that were removed."""
+
+    text: str
+    found: frozenset[SensitiveCategory]
+
+
+@dataclass(frozen=True, slots=True)
+class RedactedHandoff:
+    """A cleaned copy of a handoff, what was removed from it and which links were hidden."""
+
+    handoff: Handoff
+    found: frozenset[SensitiveCategory]
+    hidden_links: tuple[str, ...]
+
+
+class _Token(NamedTuple):
+    start: int
+    end: int
+    text: str
+
+
+class _Hit(NamedTuple):
+    start: int
+    end: int
+    marker: str
+    distance: int  # characters to the context word; -1 when the checksum alone decided
+
+
+def _checks(validators: tuple[_Validator, ...], value: str) -> bool:
+    for validator in validators:
+        try:
+            if validator(value):
+                return True
+        except Exception:  # noqa: S112 - a checksum helper choking on odd input means "not this kind"
+            continue
+    return False
+
+
+class _View:
+    """The text as detectors see it: opaque spans blanked out, and its tokens."""
+
+    def __init__(self, text: str) -> None:
+        self.masked = _OPAQUE.sub(lambda m: "\0" * len(m.group()), text)
+        self.tokens = [_Token(m.start(), m.end(), m.group()) for m in _TOKEN.finditer(self.masked)]
+
+    def after_plus(self, token: _Token) -> bool:
+        return token.start > 0 and self.masked[token.start - 1] == "+"
+
+    def run(self, index: int, limit: int, shape: re.Pattern[str]) -> list[_Token]:
+        """Up to ``limit`` tokens from ``index`` fitting ``shape``, one space apart."""
+        run: list[_Token] = []
+        for token in self.tokens[index : index + limit]:
+            if run and (token.start - run[-1].end != 1 or self.masked[run[-1].end] != " "):
+                break
+            if not shape.fullmatch(token.text):
+                break
+            run.append(token)
+        return run
+
+
+class _Context:
+    """Where one family of context words occurs, for nearest-word look-ups."""
+
+    def __init__(self, pattern: re.Pattern[str], masked: str) -> None:
+        self._masked = masked
+        self._matches = list(pattern.finditer(masked))
+        self._starts = [m.start() for m in self._matches]
+        self._ends = [m.end() for m in self._matches]
+
+    def before(self, start: int) -> tuple[int, re.Match[str]] | None:
+        """The nearest context word ending within the window before ``start``, and its distance."""
+        index = bisect_right(self._ends, start) - 1
+        if index < 0:
+            return None
+        match = self._matches[index]
+        gap = self._masked[match.end() : start]
+        if len(gap) > _WINDOW or _names_other_id(gap):
+            return None
+        return len(gap), match
+
+    def after(self, start: int, end: int) -> int | None:
+        """Distance to the nearest context word starting within the window after ``end``."""
+        index = bisect_left(self._starts, end)
+        if index == len(self._starts):
+            return None
+        distance = self._starts[index] - end
+        lead_in = self._masked[max(0, start - _WINDOW) : start]
+        if distance > _WINDOW or _names_other_id(lead_in):
+            return None
+        return distance
+
+
+def _names_other_id(before: str) -> bool:
+    """Whether the last real word before a number names another kind of id ("invoice", ...)."""
+    for word in reversed(_LETTERS.findall(before)):
+        lowered = word.lower()
+        if lowered not in _FILLERS:
+            return lowered in _OTHER_IDS
+    return False
+
+
+@dataclass(frozen=True, slots=True)
+class _Contexts:
+    routing: _Context
+    routing_strong: _Context
+    account: _Context
+    sort_code: _Context
+    tax: _Context
+
+    @classmethod
+    def of(cls, masked: str) -> _Contexts:
+        return cls(
+            routing=_Context(_ROUTING_WORDS, masked),
+            routing_strong=_Context(_ROUTING_STRONG_WORDS, masked),
+            account=_Context(_ACCOUNT_WORDS, masked),
+            sort_code=_Context(_SORT_CODE_WORDS, masked),
+            tax=_Context(_TAX_WORDS, masked),
+        )
+
+
+def _longest(run: list[_Token], accept: Callable[[str], bool]) -> int:
+    """How many tokens of ``run`` form the longest accepted value (0 when none is)."""
+    for count in range(len(run), 0, -1):
+        if accept(" ".join(token.text for token in run[:count])):
+            return count
+    return 0
+
+
+def _is_iban(value: str) -> bool:
+    compact = value.replace(" ", "").upper()
+    return 15 <= len(compact) <= 34 and iban.is_valid(compact)
+
+
+def _find_ibans(view: _View, _: _Contexts) -> Iterator[_Hit]:
+    tokens, index = view.tokens, 0
+    while index < len(tokens):
+        count = 0
+        if _IBAN_HEAD.fullmatch(tokens[index].text):
+            count = _longest(view.run(index, 9, _ALNUM), _is_iban)
+        if count:
+            first, last = tokens[index], tokens[index + count - 1]
+            yield _Hit(first.start, last.end, f"[{first.text[:2].upper()} IBAN removed]", -1)
+        index += max(count, 1)
+
+
+def _is_card(groups: list[str]) -> bool:
+    digits = "".join(groups)
+    if not 13 <= len(digits) <= 19:
+        return False
+    # Printed cards group as 4-4-4-4(-3), 4-6-5 or 4-6-4; other groupings are dates and phones.
+    if len(groups) > 1 and not (
+        len(groups[0]) == 4
+        and all(4 <= len(group) <= 6 for group in groups[1:-1])
+        and len(groups[-1]) <= 6
+    ):
+        return False
+    return bool(luhn.is_valid(digits))
+
+
+def _card_length(view: _View, index: int) -> int:
+    """How many tokens from ``index`` make up a card number (0 when they do not)."""
+    token = view.tokens[index]
+    if view.after_plus(token) or not _DIGIT_GROUPS.fullmatch(token.text):
+        return 0
+    if "-" in token.text:
+        return 1 if _is_card(token.text.split("-")) else 0
+    run = view.run(index, 6, _DIGITS)
+    # Shortest first: a CVV or a further number read out after the card stays out of the match.
+    for count in range(1, len(run) + 1):
+        if _is_card([token.text for token in run[:count]]):
+            return count
+    return 0
+
+
+def _find_cards(view: _View, _: _Contexts) -> Iterator[_Hit]:
+    tokens, index = view.tokens, 0
+    while index < len(tokens):
+        count = _card_length(view, index)
+        if count:
+            first, last = tokens[index], tokens[index + count - 1]
+            digits = "".join(ch for ch in view.masked[first.start : last.end] if ch.isdigit())
+            yield _Hit(first.start, last.end, f"[card ending {digits[-4:]}]", -1)
+        index += max(count, 1)
+
+
+def _vat_acceptor(country: str) -> Callable[[str], bool]:
+    def accept(value: str) -> bool:
+        compact = _NOT_ALNUM.sub("", value).upper()
+        if len(compact) > 16 or sum(ch.isdigit() for ch in compact) < 5:
+            return False
+        return bool(gb_vat.is_valid(compact) if country == "GB" else eu_vat.is_valid(compact))
+
+    return accept
+
+
+def _find_prefixed_vat(view: _View, _: _Contexts) -> Iterator[_Hit]:
+    tokens, index = view.tokens, 0
+    while index < len(tokens):
+        token, count = tokens[index], 0
+        head = _VAT_HEAD.match(token.text)
+        if (
+            head
+            and head.group().upper() in _VAT_COUNTRIES
+            and _VAT_PART.fullmatch(token.text)
+            # "DE 136 695 976" needs the capitals; glued to its number any case will do.
+            and (len(token.text) > 2 or head.group().isupper())
+        ):
+            run = view.run(index, 6, _VAT_PART)
+            count = _longest(run, _vat_acceptor(head.group().upper()))
+        if count:
+            yield _Hit(token.start, tokens[index + count - 1].end, _VAT_MARKER, -1)
+        index += max(count, 1)
+
+
+def _find_dashed_ssn(view: _View, _: _Contexts) -> Iterator[_Hit]:
+    for token in view.tokens:
+        if (
+            _SSN_SHAPE.fullmatch(token.text)
+            and not view.after_plus(token)
+            and _checks((us_ssn.is_valid, us_itin.is_valid), token.text)
+        ):
+            yield _Hit(token.start, token.end, _TAX_MARKER, -1)
+
+
+def _find_routing(view: _View, contexts: _Contexts) -> Iterator[_Hit]:
+    for token in view.tokens:
+        if not _ROUTING_SHAPE.fullmatch(token.text) or view.after_plus(token):
+            continue
+        if not us_rtn.is_valid(token.text):
+            continue
+        near = contexts.routing.before(token.start)
+        distance = near[0] if near else contexts.routing_strong.after(token.start, token.end)
+        if distance is not None:
+            yield _Hit(token.start, token.end, _ROUTING_MARKER, distance)
+
+
+def _find_sort_codes(view: _View, contexts: _Contexts) -> Iterator[_Hit]:
+    tokens, index = view.tokens, 0
+    while index < len(tokens):
+        token, count = tokens[index], 0
+        if _SORT_CODE_SHAPE.fullmatch(token.text):
+            count = 1
+        elif _PAIR.fullmatch(token.text) and len(view.run(index, 3, _PAIR)) == 3:
+            count = 3
+        if count and not view.after_plus(token):
+            end = tokens[index + count - 1].end
+            near = contexts.sort_code.before(token.start)
+            distance = near[0] if near else contexts.sort_code.after(token.start, end)
+            if distance is not None:
+                yield _Hit(token.start, end, _SORT_CODE_MARKER, distance)
+                index += count
+                continue
+        index += 1
+
+
+def _find_accounts(view: _View, contexts: _Contexts) -> Iterator[_Hit]:
+    for token in view.tokens:
+        if _ACCOUNT_SHAPE.fullmatch(token.text) and not view.after_plus(token):
+            near = contexts.account.before(token.start)
+            if near is not None:
+                yield _Hit(token.start, token.end, _ACCOUNT_MARKER, near[0])
+
+
+def _tax_part(text: str) -> bool:
+    return bool(_TAX_PART.fullmatch(text)) and not _NOT_TAX.fullmatch(text)
+
+
+def _find_tax_by_context(view: _View, contexts: _Contexts) -> Iterator[_Hit]:
+    tokens, index = view.tokens, 0
+    while index < len(tokens):
+        token, count, distance = tokens[index], 0, 0
+        if _tax_part(token.text) and any(ch.isdigit() for ch in token.text):
+            near = contexts.tax.before(token.start)
+            if near is not None:
+                distance, match = near
+                checks = _TAX_CHECKS[match.lastgroup or "generic"]
+                run = _tax_run(view, index)
+                count = _longest(run, partial(_is_tax_id, checks=checks))
+        if count:
+            yield _Hit(token.start, tokens[index + count - 1].end, _TAX_MARKER, distance)
+        index += max(count, 1)
+
+
+def _tax_run(view: _View, index: int) -> list[_Token]:
+    run = view.run(index, 5, _TAX_PART)
+    for position, token in enumerate(run):
+        if _NOT_TAX.fullmatch(token.text):
+            return run[:position]
+    return run
+
+
+def _is_tax_id(value: str, *, checks: tuple[_Validator, ...]) -> bool:
+    compact = _NOT_ALNUM.sub("", value)
+    if len(compact) > 20 or sum(ch.isdigit() for ch in compact) < 5:
+        return False
+    return _checks(checks, compact)
+
+
+_Detector = Callable[[_View, _Contexts], Iterator[_Hit]]
+
+# In priority order: when spans overlap, checksum-only matches win in this order, then the match
+# with the nearest context word.
+_DETECTORS: Final[tuple[tuple[SensitiveCategory, _Detector], ...]] = (
+    (_BANK, _find_ibans),
+    (_CARD, _find_cards),
+    (_TAX, _find_prefixed_vat),
+    (_TAX, _find_dashed_ssn),
+    (_BANK, _find_routing),
+    (_BANK, _find_sort_codes),
+    (_BANK, _find_accounts),
+    (_TAX, _find_tax_by_context),
+)
+
+
+def _redact_once(
+    text: str, active: frozenset[SensitiveCategory]
+) -> tuple[str, frozenset[SensitiveCategory]]:
+    view = _View(text)
+    contexts = _Contexts.of(view.masked)
+    ranked: list[tuple[int, int, _Hit, SensitiveCategory]] = []
+    for order, (category, detect) in enumerate(_DETECTORS):
+        if category in active:
+            ranked.extend((hit.distance, order, hit, category) for hit in detect(view, contexts))
+    ranked.sort(key=lambda item: (item[0], item[1], item[2].start))
+
+    claimed = bytearray(len(text))
+    chosen: list[_Hit] = []
+    found: set[SensitiveCategory] = set()
+    for _, _, hit, category in ranked:
+        if claimed.find(1, hit.start, hit.end) == -1:
+            claimed[hit.start : hit.end] = b"\1" * (hit.end - hit.start)
+            chosen.append(hit)
+            found.add(category)
+
+    pieces: list[str] = []
+    position = 0
+    for hit in sorted(chosen):
+        pieces += [text[position : hit.start], hit.marker]
+        position = hit.end
+    pieces.append(text[position:])
+    return "".join(pieces), frozenset(found)
+
+
+def redact_text(text: str, categories: frozenset[SensitiveCategory] = ALWAYS) -> Redacted:
+    """Replace card numbers, bank details and tax identifiers in ``text`` with markers.
+
+    ``categories`` is unioned with ``ALWAYS``: card numbers, bank details and tax identifiers are
+    never kept, whatever the caller passes. ``PRIVATE_DOCUMENT`` has no text detector; it governs
+    document links in ``redact_handoff``.
+    """
+    active = ALWAYS | categories
+    found: set[SensitiveCategory] = set()
+    # Repeat to a fixed point so a second call changes nothing. Each round that changes the text
+    # removes digits (a marker holds at most 4, every match at least 9 or 13), so this ends.
+    while True:
+        cleaned, round_found = _redact_once(text, active)
+        found |= round_found
+        if cleaned == text:
+            return Redacted(text, frozenset(found))
+        text = cleaned
+
+
+# Free-text and identifier fields, with the contract's maxLength for each.
+_TEXT_FIELDS: Final[tuple[tuple[str | None, str, int], ...]] = (
+    (None, "caller_request", 2000),
+    (None, "findings", 4000),
+    (None, "transcript_excerpt", 8000),
+    ("agent", "name", 200),
+    ("customer", "name", 200),
+    ("customer", "account_id", 128),
+    ("billing", "invoice_number", 128),
+    ("billing", "payment_id", 128),
+    ("billing", "subscription_id", 128),
+    ("billing", "refund_reason", 1000),
+    ("billing", "dispute_reason", 1000),
+    ("billing", "credit_request", 1000),
+    ("follow_up", "escalation_reason", 1000),
+    ("follow_up", "next_step", 1000),
+    ("follow_up", "finance_owner", 254),
+    ("affected_record", "id", 128),
+    ("affected_record", "system", 64),
+    ("affected_record", "object", 64),
+)
+# Hidden when the handoff flags private_document: the call itself is the private document.
+_DOCUMENT_FIELDS: Final[tuple[tuple[str | None, str], ...]] = (
+    ("links", "transcript_url"),
+    ("links", "recording_url"),
+    ("affected_record", "url"),
+    (None, "transcript_excerpt"),
+)
+
+
+def _section(data: dict[str, Any], name: str | None) -> dict[str, Any] | None:
+    if name is None:
+        return data
+    section = data.get(name)
+    return section if isinstance(section, dict) else None
+
+
+def _fit(text: str, limit: int) -> str:
+    """Cut ``text`` to ``limit`` characters with an ellipsis, never through a marker."""
+    if len(text) <= limit:
+        return text
+    cut = limit - len(_ELLIPSIS)
+    for marker in _MARKER.finditer(text):
+        if marker.start() < cut < marker.end():
+            cut = marker.start()
+    return text[:cut] + _ELLIPSIS
+
+
+def _redact_field(
+    value: str, limit: int, categories: frozenset[SensitiveCategory]
+) -> tuple[str, set[SensitiveCategory]]:
+    found: set[SensitiveCategory] = set()
+    # Markers can be longer than what they replace, and cutting to fit could in principle leave a
+    # new match at the cut, so alternate until both hold; each round removes digits or characters.
+    while True:
+        redacted = redact_text(value, categories)
+        found |= redacted.found
+        fitted = _fit(redacted.text, limit)
+        if fitted == value:
+            return value, found
+        value = fitted
+
+
+def redact_handoff(handoff: Handoff) -> RedactedHandoff:
+    """Return a copy of ``handoff`` safe to store, log and show, with what was removed."""
+    flags = frozenset(handoff.sensitive.categories) if handoff.sensitive else frozenset()
+    data = handoff.model_dump(exclude_unset=True)
+    found: set[SensitiveCategory] = set()
+    hidden: list[str] = []
+
+    if SensitiveCategory.PRIVATE_DOCUMENT in flags:
+        for section_name, name in _DOCUMENT_FIELDS:
+            section = _section(data, section_name)
+            if section is not None and section.pop(name, None) is not None:
+                hidden.append(f"{section_name}.{name}" if section_name else name)
+        if hidden:
+            found.add(SensitiveCategory.PRIVATE_DOCUMENT)
+
+    for section_name, name, limit in _TEXT_FIELDS:
+        section = _section(data, section_name)
+        value = section.get(name) if section is not None else None
+        if section is not None and isinstance(value, str):
+            section[name], field_found = _redact_field(value, limit, flags)
+            found |= field_found
+
+    return RedactedHandoff(
+        handoff=Handoff.model_validate(data),
+        found=frozenset(found),
+        hidden_links=tuple(hidden),
+    )

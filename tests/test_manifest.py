@@ -1,0 +1,45 @@
+"""manifest.yml stays a valid Slack app manifest and in step with what the code registers."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from tests.support.examples import SHARED_DIR
+
+ROOT = Path(__file__).resolve().parents[1]
+SCHEMA = SHARED_DIR / "schemas" / "slack-app-manifest.schema.1.0.0.json"
+
+
+def manifest() -> dict[str, Any]:
+    data: dict[str, Any] = yaml.safe_load((ROOT / "manifest.yml").read_text(encoding="utf-8"))
+    return data
+
+
+@pytest.mark.skipif(
+    not SCHEMA.is_file(),
+    reason="the Slack manifest schema lives in ../shared/schemas, which is not beside this clone; CI has it",
+)
+def test_manifest_is_valid_against_slack_schema() -> None:
+    from jsonschema import Draft7Validator
+
+    schema = json.loads(SCHEMA.read_text(encoding="utf-8"))
+    errors = [
+        f"{'/'.join(map(str, e.absolute_path))}: {e.message}"
+        for e in Draft7Validator(schema).iter_errors(manifest())
+    ]
+    assert errors == []
+
+
+def test_manifest_points_every_request_at_bolt() -> None:
+    data = manifest()
+    assert data["settings"]["interactivity"]["is_enabled"] is True
+    assert data["settings"]["interactivity"]["request_url"].endswith("/slack/events")
+    assert data["settings"]["event_subscriptions"]["request_url"].endswith("/slack/events")
+    for command in data["features"]["slash_commands"]:
+        assert command["url"].endswith("/slack/events")
+        assert command["usage_hint"]
