@@ -1,0 +1,35 @@
+"""One error handler for every Slack listener: tell the person briefly, log the rest."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from slack_bolt.async_app import AsyncApp
+from slack_sdk.web.async_client import AsyncWebClient
+
+from blocks.audit import refusal
+from handlers.decisions import tell
+
+__all__ = ["register"]
+
+logger = logging.getLogger("handlers")
+
+
+def register(app: AsyncApp) -> None:
+    """Install the global error handler."""
+
+    async def on_error(error: Exception, body: dict[str, Any], client: AsyncWebClient) -> None:
+        kind = body.get("type") or ("command" if body.get("command") else "unknown")
+        user = (body.get("user") or {}).get("id") or body.get("user_id")
+        channel = (body.get("channel") or {}).get("id") or body.get("channel_id")
+        action = ((body.get("actions") or [{}])[0]).get("action_id")
+        logger.error(
+            "Slack listener failed",
+            exc_info=error,
+            extra={"kind": kind, "user": user, "action": action, "command": body.get("command")},
+        )
+        if user and kind in {"block_actions", "view_submission", "command"}:
+            await tell(client, channel, user, refusal("error"))
+
+    app.error(on_error)

@@ -1,0 +1,143 @@
+"""What a handoff message shows: a plain, Slack-free view of one handoff and its history.
+
+Services build a ``HandoffCard`` from the database; the pure builders in ``blocks/`` turn it into
+Block Kit. Keeping this boundary means the builders never touch storage or the clock.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+
+from services.handoff_model import Handoff, Urgency, Workflow
+from services.routing import INVOICE_WORKFLOWS, ReviewFlag
+from services.states import CLOSED, DECIDABLE, HandoffStatus
+
+__all__ = [
+    "ActionMark",
+    "ApprovalMark",
+    "HandoffCard",
+    "InvoiceInfo",
+    "approval_effect",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class ApprovalMark:
+    user_id: str
+    at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class ActionMark:
+    """One thing a person did to the handoff (escalated, reassigned, declined, ...)."""
+
+    action: str
+    user_id: str
+    at: datetime
+    note: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class InvoiceInfo:
+    order_number: str
+    status: str  # Plisio's status as it came ("new", "completed", ... or "creating"/"failed")
+    amount: Decimal
+    currency: str
+    txn_id: str | None = None
+    url: str | None = None
+    error: str | None = None
+    paid: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class HandoffCard:
+    handoff_id: str
+    call_id: str
+    kind: str  # "handoff" (from DialNexa) or "request" (from /invoice new)
+    handoff: Handoff  # already redacted
+    workflow: Workflow
+    urgency: Urgency
+    urgent: bool
+    status: HandoffStatus
+    channel: str
+    message_ts: str | None = None
+    urgent_reasons: tuple[str, ...] = ()
+    review_flags: tuple[ReviewFlag, ...] = ()
+    missing_fields: tuple[str, ...] = ()
+    redacted: tuple[str, ...] = ()
+    owner: str | None = None  # as DialNexa gave it: an email or a Slack user id
+    owner_slack_id: str | None = None
+    requested_by: str | None = None  # the Slack user who asked, for /invoice new requests
+    deadline: datetime | None = None
+    amount: Decimal | None = None
+    currency: str | None = None
+    two_person: bool = False
+    approvals: tuple[ApprovalMark, ...] = ()
+    actions: tuple[ActionMark, ...] = ()  # newest last
+    decline_reason: str | None = None
+    invoice: InvoiceInfo | None = None
+    last_error: str | None = None
+    mention_group: str | None = None  # user group to mention when urgent
+    sandbox: bool = False
+    extra: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def required_approvals(self) -> int:
+        return 2 if self.two_person else 1
+
+    @property
+    def decidable(self) -> bool:
+        return self.status in DECIDABLE
+
+    @property
+    def closed(self) -> bool:
+        return self.status in CLOSED
+
+    @property
+    def identity_check_needed(self) -> bool:
+        """Money actions wait for an approver to confirm who the caller is."""
+        return bool(
+            self.effect_moves_money
+            and (
+                ReviewFlag.LOW_CONFIDENCE in self.review_flags
+                or ReviewFlag.UNVERIFIED_EMAIL in self.review_flags
+            )
+        )
+
+    @property
+    def effect_moves_money(self) -> bool:
+        return (
+            self.workflow in INVOICE_WORKFLOWS
+            and self.amount is not None
+            and self.currency is not None
+        )
+
+    @property
+    def customer_email(self) -> str | None:
+        customer = self.handoff.customer
+        return str(customer.email) if customer and customer.email else None
+
+    @property
+    def email_verified(self) -> bool:
+        customer = self.handoff.customer
+        return bool(customer and customer.email_verified)
+
+
+def _money(amount: Decimal, currency: str) -> str:
+    return f"{amount:,.2f} {currency}"
+
+
+def approval_effect(card: HandoffCard) -> str:
+    """One sentence saying exactly what approving will do, for the confirm dialog."""
+    email = card.customer_email
+    if card.effect_moves_money and card.amount is not None and card.currency is not None:
+        target = f" to {email}" if email and card.email_verified else ""
+        return f"Create a Plisio invoice for {_money(card.amount, card.currency)}{target}."
+    if card.workflow in {Workflow.RECEIPT_RESEND, Workflow.INVOICE_LOOKUP}:
+        if email:
+            return f"Look up {email}'s Plisio invoices and post them in the thread."
+        return "Record the approval; no customer email to look invoices up with."
+    owner = card.owner or "the owner"
+    return f"Record the approval and hand the next step to {owner}. No money moves automatically."

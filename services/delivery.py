@@ -1,0 +1,427 @@
+"""Carries out queued work: posting handoffs to Slack and creating Plisio invoices.
+
+Each kind of outbox item is safe to run again after a crash: a post checks the channel for a
+message already carrying the handoff's id before posting, and an invoice looks its order number up
+in Plisio before creating anything, so retries never duplicate a message or an invoice.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections import defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from slack_sdk.errors import SlackApiError
+from slack_sdk.web.async_client import AsyncWebClient
+from sqlalchemy import select, update
+
+from blocks.audit import thread_note
+from blocks.handoff import handoff_message
+from blocks.invoices import invoice_list_message
+from services.cards import HandoffCard
+from services.db.engine import Database
+from services.db.models import AuditEntry, HandoffRow, InvoiceRow
+from services.directory import SlackDirectory
+from services.handoffs import HandoffService
+from services.outbox import ClaimedItem, Outbox
+from services.plisio import InvoiceLookup, Operation, PlisioClient, PlisioError
+from services.states import HandoffStatus
+
+__all__ = ["Delivery", "invoice_description"]
+
+logger = logging.getLogger(__name__)
+
+METADATA_EVENT = "finance_handoff"
+INVOICE_ATTEMPTS = 4  # automatic tries before the handoff shows Retry
+HISTORY_LOOKBACK = timedelta(hours=6)
+
+
+def _backoff(attempts: int) -> timedelta:
+    return timedelta(seconds=min(300, 2 ** max(0, attempts - 1)))
+
+
+def invoice_description(card: HandoffCard) -> str:
+    """The short operational summary Plisio shows on the invoice."""
+    handoff = card.handoff
+    parts = [f"{card.workflow.value.replace('_', ' ').capitalize()} for call {card.call_id}."]
+    if handoff.follow_up and handoff.follow_up.next_step:
+        parts.append(handoff.follow_up.next_step.rstrip(".") + ".")
+    else:
+        parts.append(handoff.caller_request[:200].rstrip(".") + ".")
+    if handoff.links and handoff.links.transcript_url:
+        parts.append(f"Transcript: {handoff.links.transcript_url}")
+    return " ".join(parts)[:500]
+
+
+@dataclass
+class Delivery:
+    """The outbox worker's hands."""
+
+    db: Database
+    outbox: Outbox
+    handoffs: HandoffService
+    slack: AsyncWebClient
+    directory: SlackDirectory
+    plisio: PlisioClient
+    lookup: InvoiceLookup
+    public_url: str
+    clock: Callable[[], datetime]
+    poll_seconds: float = 1.0
+
+    # ---- the loop ------------------------------------------------------------------------
+
+    async def run_forever(self) -> None:
+        """Claim and run due items until cancelled."""
+        while True:
+            try:
+                worked = await self.run_once()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                logger.exception("outbox pass failed; trying again shortly")
+                worked = 0
+            if not worked:
+                self.outbox.wake.clear()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self.outbox.wake.wait(), timeout=self.poll_seconds)
+
+    async def run_once(self, limit: int = 50) -> int:
+        """Run every due item once (posts to one channel in order, channels side by side)."""
+        items = await self.outbox.claim(limit)
+        if not items:
+            return 0
+        # Slack allows about one post per second per channel: keep each channel's posts in order.
+        by_channel: dict[str, list[ClaimedItem]] = defaultdict(list)
+        others: list[ClaimedItem] = []
+        channels = await self._channels([i.handoff_id for i in items if i.kind == "post_handoff"])
+        for item in items:
+            if item.kind == "post_handoff":
+                by_channel[channels.get(item.handoff_id or "", "")].append(item)
+            else:
+                others.append(item)
+
+        async def lane(batch: list[ClaimedItem]) -> None:
+            for claimed in batch:
+                await self._run(claimed)
+
+        await asyncio.gather(
+            *(lane(b) for b in by_channel.values()), *(self._run(i) for i in others)
+        )
+        return len(items)
+
+    async def _channels(self, handoff_ids: list[str | None]) -> dict[str, str]:
+        ids = [i for i in handoff_ids if i]
+        if not ids:
+            return {}
+        async with self.db.sessions() as session:
+            rows = await session.execute(
+                select(HandoffRow.id, HandoffRow.channel).where(HandoffRow.id.in_(ids))
+            )
+            return {row.id: row.channel for row in rows}
+
+    async def _run(self, item: ClaimedItem) -> None:
+        handler = {
+            "post_handoff": self.post_handoff,
+            "create_invoice": self.create_invoice,
+            "lookup_invoices": self.lookup_invoices,
+        }.get(item.kind)
+        if handler is None:
+            await self.outbox.give_up(item.id, f"unknown outbox kind {item.kind!r}")
+            return
+        try:
+            await handler(item)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            logger.exception(
+                "outbox item failed", extra={"kind": item.kind, "handoff_id": item.handoff_id}
+            )
+            await self.outbox.retry_later(
+                item.id, f"{exc.__class__.__name__}: {exc}", _backoff(item.attempts)
+            )
+
+    # ---- posting -------------------------------------------------------------------------
+
+    async def post_handoff(self, item: ClaimedItem) -> None:
+        """Post a stored handoff to its channel exactly once."""
+        assert item.handoff_id is not None
+        await self._resolve_owner(item.handoff_id)
+        card = await self.handoffs.card(item.handoff_id)
+        if card is None or card.message_ts:
+            await self.outbox.complete(item.id)
+            return
+        found = await self._find_earlier_post(card) if item.attempts > 1 else None
+        if found is not None:
+            channel, ts = found
+        else:
+            message = handoff_message(card, now=self.clock())
+            response = await self.slack.chat_postMessage(
+                channel=card.channel,
+                text=message["text"],
+                blocks=message["blocks"],
+                metadata={
+                    "event_type": METADATA_EVENT,
+                    "event_payload": {"handoff_id": card.handoff_id},
+                },
+                unfurl_links=False,
+                unfurl_media=False,
+            )
+            channel, ts = str(response["channel"]), str(response["ts"])
+        await self._record_post(card.handoff_id, channel, ts)
+        await self.outbox.complete(item.id)
+
+    async def _resolve_owner(self, handoff_id: str) -> None:
+        async with self.db.sessions() as session:
+            row = await session.get(HandoffRow, handoff_id)
+            owner = row.owner if row is not None and row.owner_slack_id is None else None
+        if not owner or "@" not in owner:
+            return
+        try:
+            user_id = await self.directory.user_for_email(owner)
+        except SlackApiError:
+            logger.warning("could not resolve the owner's email", extra={"handoff_id": handoff_id})
+            return
+        if user_id:
+            async with self.db.sessions() as session, session.begin():
+                await session.execute(
+                    update(HandoffRow)
+                    .where(HandoffRow.id == handoff_id, HandoffRow.owner_slack_id.is_(None))
+                    .values(owner_slack_id=user_id)
+                )
+
+    async def _find_earlier_post(self, card: HandoffCard) -> tuple[str, str] | None:
+        """A message an earlier, interrupted try may already have posted."""
+        oldest = (self.clock() - HISTORY_LOOKBACK).timestamp()
+        try:
+            response = await self.slack.conversations_history(
+                channel=card.channel, oldest=f"{oldest:.6f}", include_all_metadata=True, limit=200
+            )
+        except SlackApiError:
+            logger.warning(
+                "could not read channel history; posting", extra={"handoff_id": card.handoff_id}
+            )
+            return None
+        for message in response.get("messages") or []:
+            metadata = message.get("metadata") or {}
+            payload = metadata.get("event_payload") or {}
+            if (
+                metadata.get("event_type") == METADATA_EVENT
+                and payload.get("handoff_id") == card.handoff_id
+            ):
+                return str(response.get("channel") or card.channel), str(message["ts"])
+        return None
+
+    async def _record_post(self, handoff_id: str, channel: str, ts: str) -> None:
+        now = self.clock()
+        async with self.db.sessions() as session, session.begin():
+            result = await session.execute(
+                update(HandoffRow)
+                .where(HandoffRow.id == handoff_id, HandoffRow.message_ts.is_(None))
+                .values(channel=channel, message_ts=ts, updated_at=now)
+            )
+            if result.rowcount == 1:  # type: ignore[attr-defined]
+                session.add(
+                    AuditEntry(
+                        handoff_id=handoff_id,
+                        at=now,
+                        actor="bot",
+                        action="posted",
+                        detail={"channel": channel, "ts": ts},
+                    )
+                )
+
+    async def refresh(self, handoff_id: str, *, note: dict[str, Any] | None = None) -> None:
+        """Bring the channel message up to date, and add a thread note if given."""
+        card = await self.handoffs.card(handoff_id)
+        if card is None or not card.message_ts:
+            return
+        message = handoff_message(card, now=self.clock())
+        try:
+            await self.slack.chat_update(
+                channel=card.channel,
+                ts=card.message_ts,
+                text=message["text"],
+                blocks=message["blocks"],
+            )
+            if note is not None:
+                await self.slack.chat_postMessage(
+                    channel=card.channel,
+                    thread_ts=card.message_ts,
+                    text=note["text"],
+                    blocks=note["blocks"],
+                )
+        except SlackApiError:
+            logger.exception(
+                "could not update the handoff message", extra={"handoff_id": handoff_id}
+            )
+
+    # ---- invoices ------------------------------------------------------------------------
+
+    async def _invoice_row(self, handoff_id: str) -> InvoiceRow | None:
+        async with self.db.sessions() as session:
+            return await session.scalar(
+                select(InvoiceRow).where(InvoiceRow.handoff_id == handoff_id)
+            )
+
+    async def create_invoice(self, item: ClaimedItem) -> None:
+        """Create the handoff's Plisio invoice once, whatever happened on earlier tries."""
+        assert item.handoff_id is not None
+        card = await self.handoffs.card(item.handoff_id)
+        invoice = await self._invoice_row(item.handoff_id)
+        if card is None or invoice is None:
+            await self.outbox.give_up(item.id, "handoff or invoice row missing")
+            return
+        if invoice.txn_id:
+            await self._invoice_created(
+                card, invoice.order_number, invoice.txn_id, invoice.invoice_url, invoice.status
+            )
+            await self.outbox.complete(item.id)
+            return
+        try:
+            existing: list[Operation] = []
+            if item.attempts > 1 or invoice.last_error:
+                # An earlier try may have reached Plisio before failing: never create a second one.
+                existing = await self.plisio.find_by_order_number(invoice.order_number)
+            if existing:
+                op = existing[0]
+                await self._invoice_created(
+                    card, invoice.order_number, op.id, op.invoice_url, op.status
+                )
+            else:
+                created = await self.plisio.create_invoice(
+                    order_number=invoice.order_number,
+                    order_name=f"{card.workflow.value.replace('_', ' ').capitalize()} {card.call_id}"[
+                        :100
+                    ],
+                    source_amount=invoice.amount,
+                    source_currency=invoice.currency,
+                    description=invoice_description(card),
+                    email=invoice.email,
+                    callback_url=f"{self.public_url}/plisio/callback?json=true",
+                )
+                await self._invoice_created(
+                    card, invoice.order_number, created.txn_id, created.invoice_url, "new"
+                )
+        except PlisioError as exc:
+            await self._invoice_failed(item, card, invoice.order_number, exc)
+            return
+        await self.outbox.complete(item.id)
+
+    async def _invoice_created(
+        self, card: HandoffCard, order_number: str, txn_id: str, url: str | None, status: str
+    ) -> None:
+        now = self.clock()
+        async with self.db.sessions() as session, session.begin():
+            await session.execute(
+                update(InvoiceRow)
+                .where(InvoiceRow.order_number == order_number)
+                .values(
+                    txn_id=txn_id, invoice_url=url, status=status, last_error=None, updated_at=now
+                )
+            )
+            moved = await session.execute(
+                update(HandoffRow)
+                .where(
+                    HandoffRow.id == card.handoff_id,
+                    HandoffRow.status.in_(
+                        [HandoffStatus.PROCESSING.value, HandoffStatus.ACTION_FAILED.value]
+                    ),
+                )
+                .values(
+                    status=HandoffStatus.INVOICED.value,
+                    updated_at=now,
+                    version=HandoffRow.version + 1,
+                )
+            )
+            if moved.rowcount == 1:  # type: ignore[attr-defined]
+                session.add(
+                    AuditEntry(
+                        handoff_id=card.handoff_id,
+                        at=now,
+                        actor="plisio",
+                        action="invoice_created",
+                        detail={"txn_id": txn_id, "url": url},
+                    )
+                )
+        if moved.rowcount == 1:  # type: ignore[attr-defined]
+            await self.refresh(
+                card.handoff_id,
+                note=thread_note("invoice_created", "plisio", now, detail=url or txn_id),
+            )
+
+    async def _invoice_failed(
+        self, item: ClaimedItem, card: HandoffCard, order_number: str, exc: PlisioError
+    ) -> None:
+        now = self.clock()
+        reason = exc.message if hasattr(exc, "message") else str(exc)
+        retry = exc.retryable and item.attempts < INVOICE_ATTEMPTS
+        async with self.db.sessions() as session, session.begin():
+            await session.execute(
+                update(InvoiceRow)
+                .where(InvoiceRow.order_number == order_number)
+                .values(
+                    status="unknown" if exc.retryable else "failed",
+                    last_error=reason[:500],
+                    updated_at=now,
+                )
+            )
+            if not retry:
+                await session.execute(
+                    update(HandoffRow)
+                    .where(
+                        HandoffRow.id == card.handoff_id,
+                        HandoffRow.status == HandoffStatus.PROCESSING.value,
+                    )
+                    .values(
+                        status=HandoffStatus.ACTION_FAILED.value,
+                        updated_at=now,
+                        version=HandoffRow.version + 1,
+                    )
+                )
+                session.add(
+                    AuditEntry(
+                        handoff_id=card.handoff_id,
+                        at=now,
+                        actor="plisio",
+                        action="invoice_failed",
+                        detail={"error": reason[:500], "attempts": item.attempts},
+                    )
+                )
+        if retry:
+            logger.warning(
+                "Plisio failed; will look the order up and retry",
+                extra={"handoff_id": card.handoff_id},
+            )
+            await self.outbox.retry_later(item.id, reason, _backoff(item.attempts))
+            return
+        await self.outbox.give_up(item.id, reason)
+        await self.refresh(
+            card.handoff_id, note=thread_note("invoice_failed", "plisio", now, detail=reason)
+        )
+
+    async def lookup_invoices(self, item: ClaimedItem) -> None:
+        """Post the customer's Plisio invoices in the handoff's thread."""
+        assert item.handoff_id is not None
+        card = await self.handoffs.card(item.handoff_id)
+        if card is None or not card.message_ts:
+            await self.outbox.retry_later(
+                item.id, "waiting for the Slack post", timedelta(seconds=5)
+            )
+            return
+        email = card.customer_email
+        invoices = await self.lookup.invoices_for_email(email) if email else []
+        message = invoice_list_message(
+            email=email, invoices=invoices, verified=card.email_verified, sandbox=card.sandbox
+        )
+        await self.slack.chat_postMessage(
+            channel=card.channel,
+            thread_ts=card.message_ts,
+            text=message["text"],
+            blocks=message["blocks"],
+        )
+        await self.outbox.complete(item.id)

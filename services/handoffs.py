@@ -1,0 +1,469 @@
+"""Finance decisions on a handoff: approve, decline, escalate, reassign, done, retry.
+
+Every decision is one database transaction that locks the handoff row first (``FOR UPDATE`` on
+PostgreSQL; SQLite's ``BEGIN IMMEDIATE`` serialises writers), so concurrent or double clicks are
+decided by the database: exactly one wins and the others learn who did. Work with side effects
+(creating the Plisio invoice, looking invoices up) is queued in the outbox in that same
+transaction, so a crash after the decision never loses or repeats it.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.cards import ActionMark, ApprovalMark, HandoffCard, InvoiceInfo
+from services.db.engine import Database
+from services.db.models import Approval, AuditEntry, HandoffRow, InvoiceRow, OutboxItem
+from services.handoff_model import Handoff, Urgency, Workflow
+from services.plisio.models import is_paid
+from services.routing import INVOICE_WORKFLOWS, ReviewFlag, RoutingConfig
+from services.states import CLOSED, DECIDABLE, HandoffStatus
+
+__all__ = [
+    "Decision",
+    "DecisionResult",
+    "HandoffService",
+    "Outcome",
+]
+
+logger = logging.getLogger(__name__)
+
+CARD_ACTIONS = ("approved", "declined", "escalated", "reassigned", "done", "retried", "snoozed")
+
+
+class Outcome(StrEnum):
+    DONE = "done"  # the decision was recorded
+    PARTIAL = "partial"  # first of two approvals recorded
+    NOT_FOUND = "not_found"
+    NOT_APPROVER = "not_approver"
+    IDENTITY_REQUIRED = "identity_required"
+    SAME_APPROVER = "same_approver"
+    OWN_REQUEST = "own_request"
+    ALREADY_DECIDED = "already_decided"
+    CLOSED = "closed"
+    NOT_APPLICABLE = "not_applicable"
+
+
+class Decision(StrEnum):
+    INVOICE = "invoice"  # a Plisio invoice will be created
+    LOOKUP = "lookup"  # the customer's invoices will be posted in the thread
+    RECORD = "record"  # recorded; the owner carries out the next step
+
+
+@dataclass(frozen=True, slots=True)
+class DecisionResult:
+    outcome: Outcome
+    card: HandoffCard | None = None
+    decision: Decision | None = None
+    by: str | None = None  # who decided first, for "already approved by @x"
+    at: datetime | None = None
+    queued: tuple[str, ...] = field(default_factory=tuple)  # outbox kinds queued
+
+    @property
+    def ok(self) -> bool:
+        return self.outcome in {Outcome.DONE, Outcome.PARTIAL}
+
+
+def effect_of(workflow: Workflow, has_money: bool) -> Decision:
+    """What approval does for a workflow."""
+    if workflow in INVOICE_WORKFLOWS and has_money:
+        return Decision.INVOICE
+    if workflow in {Workflow.RECEIPT_RESEND, Workflow.INVOICE_LOOKUP}:
+        return Decision.LOOKUP
+    return Decision.RECORD
+
+
+def _raise_urgency(urgency: Urgency) -> Urgency:
+    return Urgency.URGENT if urgency.rank >= Urgency.HIGH.rank else Urgency.HIGH
+
+
+class HandoffService:
+    """Reads handoffs as cards and applies finance decisions atomically."""
+
+    def __init__(
+        self,
+        db: Database,
+        routing: Callable[[], RoutingConfig],
+        *,
+        clock: Callable[[], datetime],
+        sandbox: bool = False,
+    ) -> None:
+        self._db = db
+        self._routing = routing
+        self._clock = clock
+        self._sandbox = sandbox
+
+    # ---- reading -------------------------------------------------------------------------
+
+    async def card(self, handoff_id: str) -> HandoffCard | None:
+        async with self._db.sessions() as session:
+            row = await session.get(HandoffRow, handoff_id)
+            return None if row is None else await self._card(session, row)
+
+    async def card_by_call(self, call_id: str) -> HandoffCard | None:
+        async with self._db.sessions() as session:
+            row = await session.scalar(select(HandoffRow).where(HandoffRow.call_id == call_id))
+            return None if row is None else await self._card(session, row)
+
+    async def audit_trail(self, handoff_id: str) -> list[AuditEntry]:
+        async with self._db.sessions() as session:
+            rows = await session.scalars(
+                select(AuditEntry)
+                .where(AuditEntry.handoff_id == handoff_id)
+                .order_by(AuditEntry.at, AuditEntry.id)
+            )
+            return list(rows)
+
+    async def _card(self, session: AsyncSession, row: HandoffRow) -> HandoffCard:
+        approvals = (
+            await session.scalars(
+                select(Approval)
+                .where(Approval.handoff_id == row.id)
+                .order_by(Approval.at, Approval.id)
+            )
+        ).all()
+        audit = (
+            await session.scalars(
+                select(AuditEntry)
+                .where(AuditEntry.handoff_id == row.id, AuditEntry.action.in_(CARD_ACTIONS))
+                .order_by(AuditEntry.at, AuditEntry.id)
+            )
+        ).all()
+        invoice = await session.scalar(select(InvoiceRow).where(InvoiceRow.handoff_id == row.id))
+        return build_card(row, approvals, audit, invoice, self._routing(), sandbox=self._sandbox)
+
+    # ---- decisions -----------------------------------------------------------------------
+
+    async def _locked(self, session: AsyncSession, handoff_id: str) -> HandoffRow | None:
+        return await session.scalar(
+            select(HandoffRow).where(HandoffRow.id == handoff_id).with_for_update()
+        )
+
+    def _audit(
+        self, session: AsyncSession, row: HandoffRow, actor: str, action: str, **detail: Any
+    ) -> None:
+        session.add(
+            AuditEntry(
+                handoff_id=row.id, at=self._clock(), actor=actor, action=action, detail=detail
+            )
+        )
+
+    def _touch(self, row: HandoffRow) -> None:
+        row.updated_at = self._clock()
+        row.version += 1
+
+    def _enqueue(
+        self, session: AsyncSession, row: HandoffRow, kind: str, key: str, **payload: Any
+    ) -> None:
+        now = self._clock()
+        session.add(
+            OutboxItem(
+                handoff_id=row.id,
+                kind=kind,
+                dedupe_key=key,
+                payload=payload,
+                status="pending",
+                attempts=0,
+                available_at=now,
+                created_at=now,
+            )
+        )
+
+    async def _first_decider(
+        self, session: AsyncSession, row: HandoffRow
+    ) -> tuple[str | None, datetime | None]:
+        entry = await session.scalar(
+            select(AuditEntry)
+            .where(AuditEntry.handoff_id == row.id, AuditEntry.action.in_(("approved", "declined")))
+            .order_by(AuditEntry.at.desc(), AuditEntry.id.desc())
+            .limit(1)
+        )
+        return (entry.actor, entry.at) if entry else (None, None)
+
+    async def approve(
+        self,
+        handoff_id: str,
+        user_id: str,
+        *,
+        is_approver: bool,
+        identity_confirmed: bool = False,
+    ) -> DecisionResult:
+        """Record one approval; the last one needed applies the workflow's effect."""
+        async with self._db.sessions() as session, session.begin():
+            row = await self._locked(session, handoff_id)
+            if row is None:
+                return DecisionResult(Outcome.NOT_FOUND)
+            if row.status not in DECIDABLE:
+                by, at = await self._first_decider(session, row)
+                outcome = (
+                    Outcome.CLOSED
+                    if row.status in CLOSED and by is None
+                    else Outcome.ALREADY_DECIDED
+                )
+                return DecisionResult(outcome, by=by, at=at, card=await self._card(session, row))
+            if not is_approver:
+                return DecisionResult(Outcome.NOT_APPROVER)
+            if row.requested_by == user_id:
+                return DecisionResult(Outcome.OWN_REQUEST)
+            card = await self._card(session, row)
+            if card.identity_check_needed and not identity_confirmed:
+                return DecisionResult(Outcome.IDENTITY_REQUIRED, card=card)
+            try:
+                async with session.begin_nested():
+                    session.add(Approval(handoff_id=row.id, approver=user_id, at=self._clock()))
+            except IntegrityError:
+                return DecisionResult(Outcome.SAME_APPROVER, card=card)
+            count = await session.scalar(
+                select(func.count()).select_from(Approval).where(Approval.handoff_id == row.id)
+            )
+            required = 2 if row.two_person else 1
+            final = int(count or 0) >= required
+            self._audit(
+                session,
+                row,
+                user_id,
+                "approved",
+                approval=int(count or 0),
+                of=required,
+                identity_confirmed=identity_confirmed,
+            )
+            self._touch(row)
+            if not final:
+                row.status = HandoffStatus.PARTLY_APPROVED.value
+                await session.flush()
+                return DecisionResult(Outcome.PARTIAL, card=await self._card(session, row))
+            decision = effect_of(
+                Workflow(row.workflow), row.amount is not None and row.currency is not None
+            )
+            queued = self._apply_effect(session, row, decision, card)
+            await session.flush()
+            return DecisionResult(
+                Outcome.DONE, card=await self._card(session, row), decision=decision, queued=queued
+            )
+
+    def _apply_effect(
+        self, session: AsyncSession, row: HandoffRow, decision: Decision, card: HandoffCard
+    ) -> tuple[str, ...]:
+        now = self._clock()
+        if decision is Decision.INVOICE:
+            assert row.amount is not None and row.currency is not None
+            row.status = HandoffStatus.PROCESSING.value
+            email = card.customer_email if card.email_verified else None
+            # The unique order number is the last line of defence against a second invoice.
+            session.add(
+                InvoiceRow(
+                    handoff_id=row.id,
+                    order_number=row.call_id,
+                    status="creating",
+                    amount=row.amount,
+                    currency=row.currency,
+                    email=email,
+                    created_at=now,
+                    updated_at=now,
+                )
+            )
+            self._enqueue(session, row, "create_invoice", f"create_invoice:{row.call_id}")
+            return ("create_invoice",)
+        row.status = HandoffStatus.APPROVED.value
+        if decision is Decision.LOOKUP:
+            self._enqueue(session, row, "lookup_invoices", f"lookup_invoices:{row.call_id}")
+            return ("lookup_invoices",)
+        return ()
+
+    async def decline(self, handoff_id: str, user_id: str, reason: str) -> DecisionResult:
+        """Close the handoff with a reason."""
+        async with self._db.sessions() as session, session.begin():
+            row = await self._locked(session, handoff_id)
+            if row is None:
+                return DecisionResult(Outcome.NOT_FOUND)
+            if row.status not in DECIDABLE:
+                by, at = await self._first_decider(session, row)
+                return DecisionResult(
+                    Outcome.ALREADY_DECIDED, by=by, at=at, card=await self._card(session, row)
+                )
+            row.status = HandoffStatus.DECLINED.value
+            row.resolution = {**row.resolution, "decline_reason": reason}
+            row.next_reminder_at = None
+            self._touch(row)
+            self._audit(session, row, user_id, "declined", reason=reason)
+            await session.flush()
+            return DecisionResult(Outcome.DONE, card=await self._card(session, row))
+
+    async def escalate(self, handoff_id: str, user_id: str, reason: str) -> DecisionResult:
+        """Raise urgency and record why; the caller reposts it to the escalation channel."""
+        async with self._db.sessions() as session, session.begin():
+            row = await self._locked(session, handoff_id)
+            if row is None:
+                return DecisionResult(Outcome.NOT_FOUND)
+            if row.status in CLOSED:
+                return DecisionResult(Outcome.CLOSED, card=await self._card(session, row))
+            before = row.urgency
+            row.urgency = _raise_urgency(Urgency(row.urgency)).value
+            row.urgent = True
+            self._touch(row)
+            self._audit(
+                session,
+                row,
+                user_id,
+                "escalated",
+                reason=reason,
+                urgency_before=before,
+                urgency=row.urgency,
+            )
+            await session.flush()
+            return DecisionResult(Outcome.DONE, card=await self._card(session, row))
+
+    async def reassign(self, handoff_id: str, user_id: str, new_owner: str) -> DecisionResult:
+        """Make ``new_owner`` (a Slack user id) the owner; their reminders start afresh."""
+        async with self._db.sessions() as session, session.begin():
+            row = await self._locked(session, handoff_id)
+            if row is None:
+                return DecisionResult(Outcome.NOT_FOUND)
+            if row.status in CLOSED:
+                return DecisionResult(Outcome.CLOSED, card=await self._card(session, row))
+            previous = row.owner_slack_id or row.owner
+            row.owner = new_owner
+            row.owner_slack_id = new_owner
+            self._restart_reminders(row)
+            self._touch(row)
+            self._audit(session, row, user_id, "reassigned", to=new_owner, previous=previous)
+            await session.flush()
+            return DecisionResult(Outcome.DONE, card=await self._card(session, row))
+
+    async def mark_done(self, handoff_id: str, user_id: str) -> DecisionResult:
+        """The owner finished the follow-up: close the handoff and stop its reminders."""
+        async with self._db.sessions() as session, session.begin():
+            row = await self._locked(session, handoff_id)
+            if row is None:
+                return DecisionResult(Outcome.NOT_FOUND)
+            if row.status in CLOSED:
+                return DecisionResult(Outcome.CLOSED, card=await self._card(session, row))
+            if row.status == HandoffStatus.PROCESSING.value:
+                return DecisionResult(Outcome.NOT_APPLICABLE, card=await self._card(session, row))
+            row.status = HandoffStatus.DONE.value
+            row.next_reminder_at = None
+            self._touch(row)
+            self._audit(session, row, user_id, "done")
+            await session.flush()
+            return DecisionResult(Outcome.DONE, card=await self._card(session, row))
+
+    async def snooze(self, handoff_id: str, user_id: str, until: datetime) -> DecisionResult:
+        """Push the follow-up reminder to ``until``; the escalation ladder starts again then."""
+        async with self._db.sessions() as session, session.begin():
+            row = await self._locked(session, handoff_id)
+            if row is None:
+                return DecisionResult(Outcome.NOT_FOUND)
+            if row.status in CLOSED:
+                return DecisionResult(Outcome.CLOSED, card=await self._card(session, row))
+            row.snoozed_until = until
+            row.next_reminder_at = until
+            row.reminder_step = 0
+            self._touch(row)
+            self._audit(session, row, user_id, "snoozed", until=until.isoformat())
+            await session.flush()
+            return DecisionResult(Outcome.DONE, card=await self._card(session, row))
+
+    async def retry(self, handoff_id: str, user_id: str, *, is_approver: bool) -> DecisionResult:
+        """Try a failed invoice creation again (the worker looks the order up first)."""
+        async with self._db.sessions() as session, session.begin():
+            row = await self._locked(session, handoff_id)
+            if row is None:
+                return DecisionResult(Outcome.NOT_FOUND)
+            if not is_approver:
+                return DecisionResult(Outcome.NOT_APPROVER)
+            if row.status != HandoffStatus.ACTION_FAILED.value:
+                return DecisionResult(Outcome.NOT_APPLICABLE, card=await self._card(session, row))
+            outbox = await session.scalar(
+                select(OutboxItem).where(OutboxItem.dedupe_key == f"create_invoice:{row.call_id}")
+            )
+            now = self._clock()
+            if outbox is None:
+                self._enqueue(session, row, "create_invoice", f"create_invoice:{row.call_id}")
+            else:
+                outbox.status = "pending"
+                outbox.available_at = now
+                outbox.locked_until = None
+            row.status = HandoffStatus.PROCESSING.value
+            self._touch(row)
+            self._audit(session, row, user_id, "retried")
+            await session.flush()
+            return DecisionResult(
+                Outcome.DONE, card=await self._card(session, row), queued=("create_invoice",)
+            )
+
+    def _restart_reminders(self, row: HandoffRow) -> None:
+        if row.deadline is None or row.status in CLOSED:
+            row.next_reminder_at = None
+            return
+        heads_up = timedelta(minutes=self._routing().reminders.heads_up_before_minutes)
+        now = self._clock()
+        row.reminder_step = 0
+        row.snoozed_until = None
+        row.next_reminder_at = max(row.deadline - heads_up, now) if row.deadline > now else now
+
+
+def build_card(
+    row: HandoffRow,
+    approvals: Any,
+    audit: Any,
+    invoice: InvoiceRow | None,
+    routing: RoutingConfig,
+    *,
+    sandbox: bool = False,
+) -> HandoffCard:
+    """Assemble the display view of one handoff from its stored rows."""
+    handoff = Handoff.model_validate(row.payload)
+    invoice_info = None
+    if invoice is not None:
+        invoice_info = InvoiceInfo(
+            order_number=invoice.order_number,
+            status=invoice.status,
+            amount=invoice.amount,
+            currency=invoice.currency,
+            txn_id=invoice.txn_id,
+            url=invoice.invoice_url,
+            error=invoice.last_error,
+            paid=invoice.paid_at is not None or is_paid(invoice.status),
+        )
+    return HandoffCard(
+        handoff_id=row.id,
+        call_id=row.call_id,
+        kind=row.kind,
+        handoff=handoff,
+        workflow=Workflow(row.workflow),
+        urgency=Urgency(row.urgency),
+        urgent=row.urgent,
+        status=HandoffStatus(row.status),
+        channel=row.channel,
+        message_ts=row.message_ts,
+        urgent_reasons=tuple(row.resolution.get("urgent_reasons", ())),
+        review_flags=tuple(ReviewFlag(f) for f in row.review_flags),
+        missing_fields=tuple(row.missing_fields),
+        redacted=tuple(row.redacted),
+        owner=row.owner,
+        owner_slack_id=row.owner_slack_id,
+        requested_by=row.requested_by,
+        deadline=row.deadline,
+        amount=row.amount,
+        currency=row.currency,
+        two_person=row.two_person,
+        approvals=tuple(ApprovalMark(a.approver, a.at) for a in approvals),
+        actions=tuple(
+            ActionMark(e.action, e.actor, e.at, e.detail.get("reason") or e.detail.get("to"))
+            for e in audit
+        ),
+        decline_reason=row.resolution.get("decline_reason"),
+        invoice=invoice_info,
+        last_error=invoice.last_error if invoice is not None else None,
+        mention_group=routing.mentions.finance_group if row.urgent else None,
+        sandbox=sandbox,
+    )

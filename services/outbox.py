@@ -1,0 +1,125 @@
+"""The outbox: durable work queued in the same transaction as the change that needs it.
+
+A worker claims an item with a compare-and-set on its lease, so two bot processes on one database
+never run the same item at once; a process that dies mid-item leaves a lease that expires, and the
+item runs again (its handler checks what already happened before acting twice).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import and_, or_, select, update
+
+from services.db.engine import Database
+from services.db.models import OutboxItem
+
+__all__ = ["ClaimedItem", "Outbox"]
+
+LEASE = timedelta(seconds=60)
+
+
+@dataclass(frozen=True, slots=True)
+class ClaimedItem:
+    id: int
+    handoff_id: str | None
+    kind: str
+    payload: dict[str, Any]
+    attempts: int  # including this one: above 1 means an earlier try may have had an effect
+
+
+class Outbox:
+    """Claim, finish and reschedule outbox items."""
+
+    def __init__(
+        self, db: Database, *, clock: Callable[[], datetime], lease: timedelta = LEASE
+    ) -> None:
+        self._db = db
+        self._clock = clock
+        self._lease = lease
+        self.wake = asyncio.Event()
+
+    def kick(self) -> None:
+        """Tell the worker there is new work (it also polls)."""
+        self.wake.set()
+
+    def _due(self, now: datetime) -> Any:
+        return and_(
+            OutboxItem.status == "pending",
+            OutboxItem.available_at <= now,
+            or_(OutboxItem.locked_until.is_(None), OutboxItem.locked_until < now),
+        )
+
+    async def claim(self, limit: int = 20) -> list[ClaimedItem]:
+        """Claim up to ``limit`` due items for this process."""
+        now = self._clock()
+        async with self._db.sessions() as session:
+            candidates = (
+                (
+                    await session.execute(
+                        select(OutboxItem.id)
+                        .where(self._due(now))
+                        .order_by(OutboxItem.id)
+                        .limit(limit)
+                    )
+                )
+                .scalars()
+                .all()
+            )
+        claimed: list[ClaimedItem] = []
+        for item_id in candidates:
+            async with self._db.sessions() as session, session.begin():
+                result = await session.execute(
+                    update(OutboxItem)
+                    .where(OutboxItem.id == item_id, self._due(now))
+                    .values(locked_until=now + self._lease, attempts=OutboxItem.attempts + 1)
+                    .execution_options(synchronize_session=False)
+                )
+                if result.rowcount != 1:  # type: ignore[attr-defined]
+                    continue  # another worker took it
+                item = await session.get(OutboxItem, item_id)
+                assert item is not None
+                claimed.append(
+                    ClaimedItem(
+                        item.id, item.handoff_id, item.kind, dict(item.payload), item.attempts
+                    )
+                )
+        return claimed
+
+    async def complete(self, item_id: int) -> None:
+        async with self._db.sessions() as session, session.begin():
+            await session.execute(
+                update(OutboxItem)
+                .where(OutboxItem.id == item_id)
+                .values(status="done", done_at=self._clock(), locked_until=None, last_error=None)
+            )
+
+    async def retry_later(self, item_id: int, error: str, delay: timedelta) -> None:
+        async with self._db.sessions() as session, session.begin():
+            await session.execute(
+                update(OutboxItem)
+                .where(OutboxItem.id == item_id)
+                .values(
+                    available_at=self._clock() + delay, locked_until=None, last_error=error[:2000]
+                )
+            )
+
+    async def give_up(self, item_id: int, error: str) -> None:
+        """Stop retrying; a person must act (the item stays for the record)."""
+        async with self._db.sessions() as session, session.begin():
+            await session.execute(
+                update(OutboxItem)
+                .where(OutboxItem.id == item_id)
+                .values(status="failed", locked_until=None, last_error=error[:2000])
+            )
+
+    async def pending_count(self) -> int:
+        async with self._db.sessions() as session:
+            rows = await session.execute(
+                select(OutboxItem.id).where(OutboxItem.status == "pending")
+            )
+            return len(rows.all())
