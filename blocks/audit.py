@@ -64,6 +64,16 @@ NOTES: dict[AuditAction, tuple[str, str, str]] = {
     AuditAction.CANCELLED: ("✖️ The Plisio invoice was cancelled.{detail}", "text", ""),
     AuditAction.RETRIED: ("🔁 {actor} retried creating the Plisio invoice.", "none", ""),
     AuditAction.DONE: ("☑️ {actor} marked this handoff done.{detail}", "text", ""),
+    AuditAction.SNOOZED: (
+        "💤 {actor} snoozed the follow-up reminders until {detail}.",
+        "raw",
+        "later",
+    ),
+    AuditAction.PAYMENT_STATUS: (
+        "ℹ️ Plisio reports the invoice status: {detail}",
+        "reason",
+        "unknown",
+    ),
 }
 OPEN_INVOICE = "Open invoice"
 
@@ -73,6 +83,7 @@ class RefusalCode(StrEnum):
 
     NOT_APPROVER = "not_approver"
     ALREADY_DECIDED = "already_decided"
+    ALREADY_DECLINED = "already_declined"
     SAME_APPROVER = "same_approver"
     OWN_REQUEST = "own_request"
     CLOSED = "closed"
@@ -85,11 +96,12 @@ REFUSALS = {
         "Only finance approvers can approve handoffs. Ask someone in @finance-approvers."
     ),
     RefusalCode.ALREADY_DECIDED: "Already approved{by}{when}.",
+    RefusalCode.ALREADY_DECLINED: "Already declined{by}{when}; there is nothing left to approve.",
     RefusalCode.SAME_APPROVER: (
         "You already approved this; a second, different approver must approve."
     ),
     RefusalCode.OWN_REQUEST: "You requested this invoice, so someone else must approve it.",
-    RefusalCode.CLOSED: "This handoff is closed{by}{when}; there is nothing left to decide.",
+    RefusalCode.CLOSED: "This handoff was closed{by}{when}; there is nothing left to decide.",
     RefusalCode.NOT_FOUND: (
         "I can't find that handoff. It may have been removed; ask in the finance channel."
     ),
@@ -121,7 +133,9 @@ def _detail(kind: str, detail: str | None, default: str) -> str:
     if not detail:
         return default
     if kind == "user":
-        return who(detail)
+        return who(detail) if len(detail) <= 64 else clip_mrkdwn(detail, DETAIL_MAX)[0]
+    if kind == "raw" and detail.startswith("<!date^") and len(detail) <= 200:
+        return detail  # a Slack date token the bot built itself if len(detail) <= 64 else clip_mrkdwn(detail, DETAIL_MAX)[0]
     if kind == "link" and detail.startswith(("https://", "http://")) and len(detail) <= URL_MAX:
         return link(detail, OPEN_INVOICE)
     clipped = clip_mrkdwn(detail, DETAIL_MAX)[0]

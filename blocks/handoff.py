@@ -244,7 +244,7 @@ def _billing(card: HandoffCard, more: str | None) -> JSON | None:
             _field("Subscription", billing.subscription_id),
             f"*Amount*\n{amount}" if amount else None,
             _field("Due date", billing.due_date.isoformat() if billing.due_date else None),
-            _field("Payment status", status),
+            _field("Payment status on the call", status),
             _field("Refund reason", billing.refund_reason, more),
             _field("Dispute reason", billing.dispute_reason, more),
             _field("Credit request", billing.credit_request, more),

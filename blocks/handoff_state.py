@@ -70,7 +70,7 @@ DONE_BY = "☑️ *Done* · marked by {who}, {when}"
 DONE = "☑️ *Done*"
 ESCALATED_BY = "🔺 Escalated by {who}, {when}: {reason}"
 OVERDUE = "⏰ *Overdue by {duration}*"
-REVIEW = "⚠️ *Check before deciding:* {flags}"
+REVIEW = "⚠️ *Check before approving:* {flags}"
 NEEDS_MAPPING = "🧩 *Needs mapping:* {fields}"
 REMOVED = "🔒 *Removed from this handoff:* {items}"
 FLAG_WORDS = {
@@ -133,9 +133,9 @@ def state_text(card: HandoffCard, now: datetime) -> str:
 
 
 def review_block(card: HandoffCard) -> JSON | None:
-    """The review banner: flags in words, fields that need mapping, what was removed."""
+    """The review banner: flags (while decidable), fields that need mapping, what was removed."""
     lines = []
-    if card.review_flags:
+    if card.review_flags and card.decidable:  # once decided, the flags are history (thread)
         words = []
         for flag in card.review_flags:
             word = FLAG_WORDS.get(flag, escape(str(flag).replace("_", " ")))

@@ -125,6 +125,8 @@ class AuditAction(StrEnum):
     CANCELLED = "cancelled"
     RETRIED = "retried"
     DONE = "done"
+    SNOOZED = "snoozed"
+    PAYMENT_STATUS = "payment_status"  # any other Plisio status, shown as it came
 
 
 def link_action_id(kind: str) -> str:

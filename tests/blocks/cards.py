@@ -146,15 +146,7 @@ def state_card(state: str) -> tuple[HandoffCard, datetime]:
         ),
         "overdue": base,
         "sandbox": replace(base, sandbox=True),
-        "identity_check": replace(base, review_flags=(*base.review_flags, *_low_confidence(base))),
+        "identity_check": card_from(example("create_invoice", match_confidence=0.6)),
     }
     now = datetime(2026, 11, 27, 19, 5, tzinfo=UTC) if state == "overdue" else NOW
     return cards[state], now
-
-
-def _low_confidence(card: HandoffCard) -> tuple[Any, ...]:
-    from services.routing import ReviewFlag
-
-    return (
-        (ReviewFlag.LOW_CONFIDENCE,) if ReviewFlag.LOW_CONFIDENCE not in card.review_flags else ()
-    )

@@ -32,10 +32,10 @@ def test_every_id_is_unique_and_short() -> None:
 
 
 def test_action_and_callback_values_are_the_contract() -> None:
-    assert ActionId.APPROVE == "handoff_approve"
-    assert ActionId.OPEN_LINK == "handoff_open_link"
-    assert CallbackId.APPROVE_MODAL == "handoff_approve_modal"
-    assert CallbackId.INVOICE_NEW_MODAL == "invoice_new_modal"
+    assert ActionId.APPROVE.value == "handoff_approve"
+    assert ActionId.OPEN_LINK.value == "handoff_open_link"
+    assert CallbackId.APPROVE_MODAL.value == "handoff_approve_modal"
+    assert CallbackId.INVOICE_NEW_MODAL.value == "invoice_new_modal"
     assert (BlockId.REASON, InputId.REASON) == ("reason_block", "reason_input")
 
 
