@@ -145,10 +145,13 @@ def build_app(
     async def show_payment(result: PaymentResult) -> None:
         if result.handoff_id is None or result.outcome is not PaymentOutcome.UPDATED:
             return
-        action = PAYMENT_NOTES.get(result.status, "payment_status")
-        await delivery.refresh(
-            result.handoff_id, note=thread_note(action, "plisio", clock(), detail=result.status)
+        action = PAYMENT_NOTES.get(result.status)
+        note = (
+            thread_note(action, "plisio", clock())
+            if action
+            else thread_note("payment_status", "plisio", clock(), detail=result.status)
         )
+        await delivery.refresh(result.handoff_id, note=note)
 
     plisio_callback.register(
         web_app, payments, _secret(settings.plisio_secret_key), on_applied=show_payment

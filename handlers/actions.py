@@ -128,7 +128,7 @@ def register(app: AsyncApp, deps: Container) -> None:
             result,
             user=user,
             channel=channel,
-            note_action="snoozed",
+            note_action=AuditAction.SNOOZED,
             note_detail=f"<!date^{int(until.timestamp())}^{{date_short_pretty}} at {{time}}|{until:%Y-%m-%d %H:%M} UTC>",
         )
 

@@ -12,6 +12,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from blocks.audit import refusal, thread_note
 from bot.container import Container
 from services.handoffs import DecisionResult, Outcome
+from services.states import HandoffStatus
 
 __all__ = ["REFUSALS", "after_decision", "tell"]
 
@@ -60,6 +61,12 @@ async def after_decision(
     """Refresh the handoff message and thread on success, or tell the user why not. True if ok."""
     if not result.ok:
         code = REFUSALS.get(result.outcome, "error")
+        if (
+            code == "already_decided"
+            and result.card is not None
+            and result.card.status is HandoffStatus.DECLINED
+        ):
+            code = "already_declined"
         await tell(client, channel, user, refusal(code, by=result.by, at=result.at))
         return False
     assert result.card is not None

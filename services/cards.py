@@ -126,7 +126,9 @@ class HandoffCard:
 
 
 def _money(amount: Decimal, currency: str) -> str:
-    return f"{amount:,.2f} {currency}"
+    # Exact: at least two decimals, never rounded away (crypto amounts have eight).
+    shown = amount if amount.as_tuple().exponent <= -2 else amount.quantize(Decimal("0.01"))  # type: ignore[operator]
+    return f"{shown:,f} {currency}"
 
 
 def approval_effect(card: HandoffCard) -> str:
