@@ -6,6 +6,7 @@ import logging
 from typing import Any
 
 from slack_bolt.async_app import AsyncApp
+from slack_bolt.response import BoltResponse
 from slack_sdk.web.async_client import AsyncWebClient
 
 from blocks.audit import refusal
@@ -19,7 +20,9 @@ logger = logging.getLogger("handlers")
 def register(app: AsyncApp) -> None:
     """Install the global error handler."""
 
-    async def on_error(error: Exception, body: dict[str, Any], client: AsyncWebClient) -> None:
+    async def on_error(
+        error: Exception, body: dict[str, Any], client: AsyncWebClient, response: BoltResponse | None
+    ) -> None:
         kind = body.get("type") or ("command" if body.get("command") else "unknown")
         user = (body.get("user") or {}).get("id") or body.get("user_id")
         channel = (body.get("channel") or {}).get("id") or body.get("channel_id")
@@ -31,5 +34,9 @@ def register(app: AsyncApp) -> None:
         )
         if user and kind in {"block_actions", "view_submission", "command"}:
             await tell(client, channel, user, refusal("error"))
+            if response is not None and response.status >= 500:
+                # The person has been told in Slack; a 500 would only add Slack's own vague error.
+                response.status = 200
+                response.body = ""
 
     app.error(on_error)
