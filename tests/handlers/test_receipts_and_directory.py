@@ -21,14 +21,22 @@ async def bot(tmp_path: Path) -> AsyncIterator[Harness]:
         yield harness
 
 
-async def test_approved_receipt_resend_posts_the_customers_invoices_in_the_thread(bot: Harness) -> None:
+async def test_approved_receipt_resend_posts_the_customers_invoices_in_the_thread(
+    bot: Harness,
+) -> None:
     bot.plisio.add_invoice(
-        order_number="INV-15502", order_name="September", source_amount=Decimal("89.00"),
-        source_currency="USD", email="wen.liu@example.com",
+        order_number="INV-15502",
+        order_name="September",
+        source_amount=Decimal("89.00"),
+        source_currency="USD",
+        email="wen.liu@example.com",
     )
     bot.plisio.add_invoice(
-        order_number="OTHER-1", order_name="Other", source_amount=Decimal("5.00"),
-        source_currency="USD", email="someone@example.com",
+        order_number="OTHER-1",
+        order_name="Other",
+        source_amount=Decimal("5.00"),
+        source_currency="USD",
+        email="someone@example.com",
     )
     handoff_id = await bot.accept(example("receipt_resend"))
     await bot.click(Demo.APPROVER_1, ActionId.APPROVE, handoff_id)
@@ -41,7 +49,9 @@ async def test_approved_receipt_resend_posts_the_customers_invoices_in_the_threa
     listing = str([m.blocks for m in replies])
     assert "INV-15502" in listing
     assert "OTHER-1" not in listing
-    assert bot.plisio.invoices_for_order("INV-15502")[0].status == "new"  # nothing was created or changed
+    assert (
+        bot.plisio.invoices_for_order("INV-15502")[0].status == "new"
+    )  # nothing was created or changed
 
 
 async def test_owner_lookups_are_cached(bot: Harness) -> None:
@@ -49,7 +59,11 @@ async def test_owner_lookups_are_cached(bot: Harness) -> None:
     second = await bot.accept(example("refund_with_bank_details"))  # the same owner email
     assert (await bot.card(first)).owner_slack_id == Demo.AP_LEAD
     assert (await bot.card(second)).owner_slack_id == Demo.AP_LEAD
-    lookups = [c for c in bot.slack.calls_to("users.lookupByEmail") if c.args.get("email") == "ap-lead@acme.example"]
+    lookups = [
+        c
+        for c in bot.slack.calls_to("users.lookupByEmail")
+        if c.args.get("email") == "ap-lead@acme.example"
+    ]
     assert len(lookups) == 1
 
 
@@ -63,9 +77,13 @@ async def test_unknown_owner_email_stays_as_given(bot: Harness) -> None:
     assert "nobody@acme.example" in str(bot.message(card).blocks)
 
 
-async def test_a_failing_listener_tells_the_user_briefly(bot: Harness, caplog: pytest.LogCaptureFixture) -> None:
+async def test_a_failing_listener_tells_the_user_briefly(
+    bot: Harness, caplog: pytest.LogCaptureFixture
+) -> None:
     handoff_id = await bot.accept(example("create_invoice"))
-    response = await bot.click(Demo.APPROVER_1, ActionId.APPROVE, handoff_id, value="not a valid id!")
+    response = await bot.click(
+        Demo.APPROVER_1, ActionId.APPROVE, handoff_id, value="not a valid id!"
+    )
     assert response.status < 500
     told = bot.ephemerals_for(Demo.APPROVER_1)
     assert told == ["Something went wrong; it has been logged. Try again in a minute."]
