@@ -56,7 +56,7 @@ def test_bot_starts_healthy_and_shuts_down_on_sigterm(tmp_path: Path) -> None:
             try:
                 with urllib.request.urlopen(
                     f"http://127.0.0.1:{port}/healthz", timeout=2
-                ) as response:  # noqa: S310
+                ) as response:
                     health = json.loads(response.read())
                     break
             except OSError:
