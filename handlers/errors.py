@@ -21,7 +21,10 @@ def register(app: AsyncApp) -> None:
     """Install the global error handler."""
 
     async def on_error(
-        error: Exception, body: dict[str, Any], client: AsyncWebClient, response: BoltResponse | None
+        error: Exception,
+        body: dict[str, Any],
+        client: AsyncWebClient,
+        response: BoltResponse | None,
     ) -> None:
         kind = body.get("type") or ("command" if body.get("command") else "unknown")
         user = (body.get("user") or {}).get("id") or body.get("user_id")
