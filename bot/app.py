@@ -110,6 +110,7 @@ def build_app(
         public_url=settings.public_url,
         clock=clock,
         poll_seconds=settings.outbox_poll_seconds,
+        fallback_channel=routing_config.channels.default,
     )
     container = Container(
         settings=settings,

@@ -39,6 +39,8 @@ logger = logging.getLogger(__name__)
 METADATA_EVENT = "finance_handoff"
 INVOICE_ATTEMPTS = 4  # automatic tries before the handoff shows Retry
 HISTORY_LOOKBACK = timedelta(hours=6)
+# Slack errors that no retry will fix for that channel.
+UNPOSTABLE = frozenset({"channel_not_found", "not_in_channel", "is_archived", "restricted_action"})
 
 
 def _backoff(attempts: int) -> timedelta:
@@ -72,6 +74,7 @@ class Delivery:
     public_url: str
     clock: Callable[[], datetime]
     poll_seconds: float = 1.0
+    fallback_channel: str | None = None  # where a handoff goes when its channel refuses it
 
     # ---- the loop ------------------------------------------------------------------------
 
@@ -160,20 +163,56 @@ class Delivery:
             channel, ts = found
         else:
             message = handoff_message(card, now=self.clock())
-            response = await self.slack.chat_postMessage(
-                channel=card.channel,
-                text=message["text"],
-                blocks=message["blocks"],
-                metadata={
-                    "event_type": METADATA_EVENT,
-                    "event_payload": {"handoff_id": card.handoff_id},
-                },
-                unfurl_links=False,
-                unfurl_media=False,
-            )
+            try:
+                response = await self.slack.chat_postMessage(
+                    channel=card.channel,
+                    text=message["text"],
+                    blocks=message["blocks"],
+                    metadata={
+                        "event_type": METADATA_EVENT,
+                        "event_payload": {"handoff_id": card.handoff_id},
+                    },
+                    unfurl_links=False,
+                    unfurl_media=False,
+                )
+            except SlackApiError as exc:
+                error = str(exc.response.get("error"))
+                if error in UNPOSTABLE and await self._reroute(
+                    card.handoff_id, card.channel, error
+                ):
+                    await self.outbox.retry_later(item.id, f"rerouted: {error}", timedelta(0))
+                    return
+                raise
             channel, ts = str(response["channel"]), str(response["ts"])
         await self._record_post(card.handoff_id, channel, ts)
         await self.outbox.complete(item.id)
+
+    async def _reroute(self, handoff_id: str, channel: str, error: str) -> bool:
+        """Send a handoff whose channel cannot take it to the default channel instead."""
+        fallback = self.fallback_channel
+        if not fallback or fallback == channel:
+            logger.error("cannot post handoff %s to %s: %s", handoff_id, channel, error)
+            return False
+        now = self.clock()
+        async with self.db.sessions() as session, session.begin():
+            await session.execute(
+                update(HandoffRow)
+                .where(HandoffRow.id == handoff_id, HandoffRow.message_ts.is_(None))
+                .values(channel=fallback, updated_at=now)
+            )
+            session.add(
+                AuditEntry(
+                    handoff_id=handoff_id,
+                    at=now,
+                    actor="bot",
+                    action="rerouted",
+                    detail={"from": channel, "to": fallback, "error": error},
+                )
+            )
+        logger.warning(
+            "handoff %s rerouted from %s (%s) to %s", handoff_id, channel, error, fallback
+        )
+        return True
 
     async def _resolve_owner(self, handoff_id: str) -> None:
         async with self.db.sessions() as session:

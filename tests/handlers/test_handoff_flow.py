@@ -326,3 +326,16 @@ async def test_forged_slack_request_is_refused(bot: Harness) -> None:
     response = await bot.slack_post(fields, secret="not-the-signing-secret")
     assert response.status == 401
     assert (await bot.card(handoff_id)).status is HandoffStatus.OPEN
+
+
+async def test_unpostable_channel_falls_back_to_the_default_channel(tmp_path: Path) -> None:
+    from tests.support.routing import TEST_ROUTING, make_routing
+
+    routing = make_routing(channels={**TEST_ROUTING["channels"], "dispute": "C0DOESNOTEXIST"})
+    async with running_bot(tmp_path, routing=routing) as bot:
+        handoff_id = await bot.accept(example("duplicate_charge_dispute"))
+        card = await bot.card(handoff_id)
+        assert card.channel == Demo.FINANCE
+        assert card.message_ts is not None
+        trail = [e.action for e in await bot.deps.handoffs.audit_trail(handoff_id)]
+        assert trail == ["received", "rerouted", "posted"]
