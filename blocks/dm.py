@@ -5,41 +5,16 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from blocks.common import escape, slack_date
+from blocks.handoff_state import WORKFLOW_LABELS
 from services.cards import HandoffCard
 
-__all__ = ["date_token", "escape", "handoff_title", "reassigned_dm"]
-
-WORKFLOW_LABELS = {
-    "billing_question": "Billing question",
-    "refund": "Refund",
-    "dispute": "Dispute",
-    "tax_or_billing_address_correction": "Tax / address correction",
-    "vip_payment_blocker": "VIP payment blocker",
-    "collections": "Collections",
-    "receipt_resend": "Receipt resend",
-    "create_invoice": "Invoice request",
-    "invoice_lookup": "Invoice lookup",
-    "credit_request": "Credit request",
-    "subscription_change": "Subscription change",
-    "other": "Finance handoff",
-}
-
-
-def escape(text: str) -> str:
-    """Escape text for mrkdwn so callers' words cannot become mentions or links."""
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-
-
-def date_token(at: datetime) -> str:
-    """A date Slack shows in each reader's own time zone."""
-    return (
-        f"<!date^{int(at.timestamp())}^{{date_short_pretty}} at {{time}}|{at:%Y-%m-%d %H:%M} UTC>"
-    )
+__all__ = ["handoff_title", "reassigned_dm"]
 
 
 def handoff_title(card: HandoffCard) -> str:
-    """ "Dispute · Marta Okafor" — what a person needs to recognise the handoff."""
-    label = WORKFLOW_LABELS.get(card.workflow.value, "Finance handoff")
+    """The workflow and who it is about, e.g. "Dispute · Marta Okafor"."""
+    label = WORKFLOW_LABELS.get(card.workflow, "Finance handoff")
     customer = card.handoff.customer
     who = customer.name if customer and customer.name else card.call_id
     return f"{label} · {who}"
@@ -60,7 +35,7 @@ def reassigned_dm(
         lines.append(f"*Promised next step:* {escape(follow_up.next_step)[:1000]}")
     if card.deadline:
         late = " (overdue)" if card.deadline < now else ""
-        lines.append(f"*Deadline:* {date_token(card.deadline)}{late}")
+        lines.append(f"*Deadline:* {slack_date(card.deadline)}{late}")
     if note:
         lines.append(f"*Note:* {escape(note)[:1000]}")
     text = f"You now own: {handoff_title(card)}"

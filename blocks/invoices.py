@@ -7,6 +7,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
+from blocks.common import escape
 from blocks.ids import CallbackId, InvoiceField
 from services.plisio.models import Operation, is_paid
 
@@ -43,10 +44,6 @@ STATUS_EMOJI = {
 }
 
 
-def _escape(text: str) -> str:
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-
-
 def _money(amount: Decimal | None, currency: str | None) -> str:
     if amount is None:
         return "amount unknown"
@@ -67,10 +64,10 @@ def _line(op: Operation) -> str:
     )
     status = op.status
     badge = STATUS_EMOJI.get(status, "•")
-    label = f"<{op.invoice_url}|{_escape(op.id)}>" if op.invoice_url else f"`{_escape(op.id)}`"
-    order = f" · order `{_escape(op.params.order_number)}`" if op.params.order_number else ""
+    label = f"<{op.invoice_url}|{escape(op.id)}>" if op.invoice_url else f"`{escape(op.id)}`"
+    order = f" · order `{escape(op.params.order_number)}`" if op.params.order_number else ""
     paid = " (paid)" if is_paid(status) and status != "completed" else ""
-    return f"{badge} *{_escape(status)}*{paid} · {amount} · {_date(op.created_at)} · {label}{order}"
+    return f"{badge} *{escape(status)}*{paid} · {amount} · {_date(op.created_at)} · {label}{order}"
 
 
 def invoice_list_message(
@@ -89,7 +86,7 @@ def invoice_list_message(
             "blocks": [{"type": "section", "text": {"type": "mrkdwn", "text": text}}],
         }
     shown = list(invoices)[:MAX_LISTED]
-    who = _escape(email)
+    who = escape(email)
     if not shown:
         text = f"No Plisio invoices found for {email}."
         blocks: list[dict[str, Any]] = [
@@ -138,7 +135,7 @@ def plisio_unavailable_message(email: str) -> dict[str, Any]:
     )
     return {
         "text": text,
-        "blocks": [{"type": "section", "text": {"type": "mrkdwn", "text": _escape(text)}}],
+        "blocks": [{"type": "section", "text": {"type": "mrkdwn", "text": escape(text)}}],
     }
 
 

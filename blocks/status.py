@@ -6,7 +6,8 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from blocks.dm import date_token, escape, handoff_title
+from blocks.common import escape, slack_date
+from blocks.dm import handoff_title
 from services.cards import HandoffCard
 from services.db.models import AuditEntry
 
@@ -49,7 +50,7 @@ def handoff_status_message(
     owner = f"<@{card.owner_slack_id}>" if card.owner_slack_id else escape(card.owner or "nobody")
     deadline = "none"
     if card.deadline:
-        deadline = date_token(card.deadline)
+        deadline = slack_date(card.deadline)
         if card.deadline < now and not card.closed:
             deadline += " ⏰ overdue"
     title = escape(handoff_title(card))
@@ -60,7 +61,7 @@ def handoff_status_message(
     )
     shown = list(trail)[-MAX_TRAIL:]
     lines = [
-        f"{date_token(e.at)} · {_who(e.actor)} · {escape(e.action)}{_detail(e)}" for e in shown
+        f"{slack_date(e.at)} · {_who(e.actor)} · {escape(e.action)}{_detail(e)}" for e in shown
     ]
     if len(trail) > MAX_TRAIL:
         lines.insert(0, f"_{len(trail) - MAX_TRAIL} earlier entries not shown_")

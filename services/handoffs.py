@@ -298,79 +298,76 @@ class HandoffService:
             await session.flush()
             return DecisionResult(Outcome.DONE, card=await self._card(session, row))
 
-    async def escalate(self, handoff_id: str, user_id: str, reason: str) -> DecisionResult:
-        """Raise urgency and record why; the caller reposts it to the escalation channel."""
+    async def _change_open(
+        self,
+        handoff_id: str,
+        user_id: str,
+        action: str,
+        change: Callable[[HandoffRow], dict[str, Any] | None],
+    ) -> DecisionResult:
+        """Apply ``change`` to a handoff that is not closed and audit it as ``action``.
+
+        ``change`` returns the audit detail, or None when the action does not apply now.
+        """
         async with self._db.sessions() as session, session.begin():
             row = await self._locked(session, handoff_id)
             if row is None:
                 return DecisionResult(Outcome.NOT_FOUND)
             if row.status in CLOSED:
                 return DecisionResult(Outcome.CLOSED, card=await self._card(session, row))
-            before = row.urgency
-            row.urgency = _raise_urgency(Urgency(row.urgency)).value
-            row.urgent = True
+            detail = change(row)
+            if detail is None:
+                return DecisionResult(Outcome.NOT_APPLICABLE, card=await self._card(session, row))
             self._touch(row)
-            self._audit(
-                session,
-                row,
-                user_id,
-                "escalated",
-                reason=reason,
-                urgency_before=before,
-                urgency=row.urgency,
-            )
+            self._audit(session, row, user_id, action, **detail)
             await session.flush()
             return DecisionResult(Outcome.DONE, card=await self._card(session, row))
 
+    async def escalate(self, handoff_id: str, user_id: str, reason: str) -> DecisionResult:
+        """Raise urgency and record why; the caller reposts it to the escalation channel."""
+
+        def change(row: HandoffRow) -> dict[str, Any]:
+            before = row.urgency
+            row.urgency = _raise_urgency(Urgency(row.urgency)).value
+            row.urgent = True
+            return {"reason": reason, "urgency_before": before, "urgency": row.urgency}
+
+        return await self._change_open(handoff_id, user_id, "escalated", change)
+
     async def reassign(self, handoff_id: str, user_id: str, new_owner: str) -> DecisionResult:
         """Make ``new_owner`` (a Slack user id) the owner; their reminders start afresh."""
-        async with self._db.sessions() as session, session.begin():
-            row = await self._locked(session, handoff_id)
-            if row is None:
-                return DecisionResult(Outcome.NOT_FOUND)
-            if row.status in CLOSED:
-                return DecisionResult(Outcome.CLOSED, card=await self._card(session, row))
+
+        def change(row: HandoffRow) -> dict[str, Any]:
             previous = row.owner_slack_id or row.owner
             row.owner = new_owner
             row.owner_slack_id = new_owner
             self._restart_reminders(row)
-            self._touch(row)
-            self._audit(session, row, user_id, "reassigned", to=new_owner, previous=previous)
-            await session.flush()
-            return DecisionResult(Outcome.DONE, card=await self._card(session, row))
+            return {"to": new_owner, "previous": previous}
+
+        return await self._change_open(handoff_id, user_id, "reassigned", change)
 
     async def mark_done(self, handoff_id: str, user_id: str) -> DecisionResult:
         """The owner finished the follow-up: close the handoff and stop its reminders."""
-        async with self._db.sessions() as session, session.begin():
-            row = await self._locked(session, handoff_id)
-            if row is None:
-                return DecisionResult(Outcome.NOT_FOUND)
-            if row.status in CLOSED:
-                return DecisionResult(Outcome.CLOSED, card=await self._card(session, row))
+
+        def change(row: HandoffRow) -> dict[str, Any] | None:
             if row.status == HandoffStatus.PROCESSING.value:
-                return DecisionResult(Outcome.NOT_APPLICABLE, card=await self._card(session, row))
+                return None  # the invoice is being created; wait for its outcome
             row.status = HandoffStatus.DONE.value
             row.next_reminder_at = None
-            self._touch(row)
-            self._audit(session, row, user_id, "done")
-            await session.flush()
-            return DecisionResult(Outcome.DONE, card=await self._card(session, row))
+            return {}
+
+        return await self._change_open(handoff_id, user_id, "done", change)
 
     async def snooze(self, handoff_id: str, user_id: str, until: datetime) -> DecisionResult:
         """Push the follow-up reminder to ``until``; the escalation ladder starts again then."""
-        async with self._db.sessions() as session, session.begin():
-            row = await self._locked(session, handoff_id)
-            if row is None:
-                return DecisionResult(Outcome.NOT_FOUND)
-            if row.status in CLOSED:
-                return DecisionResult(Outcome.CLOSED, card=await self._card(session, row))
+
+        def change(row: HandoffRow) -> dict[str, Any]:
             row.snoozed_until = until
             row.next_reminder_at = until
             row.reminder_step = 0
-            self._touch(row)
-            self._audit(session, row, user_id, "snoozed", until=until.isoformat())
-            await session.flush()
-            return DecisionResult(Outcome.DONE, card=await self._card(session, row))
+            return {"until": until.isoformat()}
+
+        return await self._change_open(handoff_id, user_id, "snoozed", change)
 
     async def retry(self, handoff_id: str, user_id: str, *, is_approver: bool) -> DecisionResult:
         """Try a failed invoice creation again (the worker looks the order up first)."""
