@@ -94,6 +94,9 @@ class AuditEntry(Base):
     action: Mapped[str] = mapped_column(String(40))
     detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
 
+    # The App Home's "what you acted on lately" reads a person's newest entries.
+    __table_args__ = (Index("ix_audit_log_actor_at", "actor", "at"),)
+
 
 class OutboxItem(Base):
     __tablename__ = "outbox"

@@ -1,0 +1,102 @@
+"""Follow-up wiring and the APScheduler jobs: reminders on an interval (and once at start-up),
+the low-priority digest on its cron.
+
+Both jobs only read and write the database, so the scheduler's memory does not grow with the
+number of handoffs, and every replica may run them: the claims in the database decide who sends.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime
+
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from apscheduler.triggers.interval import IntervalTrigger
+
+from bot.container import Container
+from handlers.home import HomeTab
+from services.digest import DIGEST_KIND, DigestService, crontab_trigger
+from services.nudges import NudgeSender
+from services.reminders import NUDGE_KIND, ReminderService
+from services.routing import RoutingConfig
+
+__all__ = [
+    "DIGEST_JOB",
+    "REMINDER_JOB",
+    "build_scheduler",
+    "start_scheduler",
+    "stop_scheduler",
+    "wire_follow_ups",
+]
+
+logger = logging.getLogger(__name__)
+
+REMINDER_JOB = "follow_up_reminders"
+DIGEST_JOB = "low_priority_digest"
+
+
+def wire_follow_ups(container: Container) -> None:
+    """Add reminders, the digest and the Home tab to the container, and their outbox kinds."""
+    c = container
+
+    def routing() -> RoutingConfig:
+        return c.routing
+
+    c.reminders = ReminderService(c.db, routing, c.outbox, clock=c.clock)
+    c.digest = DigestService(
+        db=c.db, outbox=c.outbox, handoffs=c.handoffs, slack=c.slack, routing=routing, clock=c.clock
+    )
+    nudges = NudgeSender(
+        db=c.db,
+        outbox=c.outbox,
+        handoffs=c.handoffs,
+        delivery=c.delivery,
+        slack=c.slack,
+        directory=c.directory,
+        routing=routing,
+        clock=c.clock,
+    )
+    c.delivery.kinds[NUDGE_KIND] = nudges.deliver
+    c.delivery.kinds[DIGEST_KIND] = c.digest.deliver
+    c.home = HomeTab(c)
+
+
+def build_scheduler(container: Container) -> AsyncIOScheduler:
+    """A scheduler (not started) holding the reminder job and, when enabled, the digest job."""
+    reminders = container.reminders
+    if reminders is None:
+        raise RuntimeError("wire_follow_ups(container) must run before build_scheduler")
+    scheduler = AsyncIOScheduler(timezone=UTC)
+    scheduler.add_job(
+        reminders.tick,
+        IntervalTrigger(seconds=container.settings.reminder_poll_seconds, timezone=UTC),
+        id=REMINDER_JOB,
+        # Run right away too: a reminder that fell due while the bot was down goes out now.
+        next_run_time=datetime.now(UTC),
+        max_instances=1,
+        coalesce=True,
+        misfire_grace_time=None,
+    )
+    digest, config = container.digest, container.routing.digest
+    if digest is not None and config.enabled:
+        scheduler.add_job(
+            digest.tick,
+            crontab_trigger(config.cron, config.timezone),
+            id=DIGEST_JOB,
+            max_instances=1,
+            coalesce=True,
+            misfire_grace_time=300,
+        )
+    return scheduler
+
+
+def start_scheduler(scheduler: AsyncIOScheduler) -> None:
+    """Start on the running event loop (call from the app's start-up)."""
+    scheduler.start()
+    logger.info("scheduler started", extra={"jobs": [job.id for job in scheduler.get_jobs()]})
+
+
+def stop_scheduler(scheduler: AsyncIOScheduler) -> None:
+    """Stop without waiting for a running pass (its claims are safe to abandon)."""
+    if scheduler.running:
+        scheduler.shutdown(wait=False)

@@ -1,0 +1,247 @@
+"""Follow-up reminders: which handoffs are due, the escalation ladder, and the atomic claim.
+
+Reminder state lives in the handoffs table (``next_reminder_at`` + ``reminder_step``), so one
+interval job serves any number of handoffs and a restart neither loses nor repeats a reminder. A
+due step is claimed with a compare-and-set update (``FOR UPDATE SKIP LOCKED`` as well on
+PostgreSQL) and its nudge is queued in the outbox in the same transaction: a crash after the claim
+leaves the nudge queued, and two replicas never both claim one step.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import Select, select, update
+
+from services.db.engine import Database
+from services.db.models import HandoffRow, OutboxItem
+from services.outbox import Outbox
+from services.routing import Reminders, RoutingConfig
+from services.states import CLOSED
+
+__all__ = [
+    "NUDGE_KIND",
+    "NudgeKind",
+    "Plan",
+    "ReminderService",
+    "Step",
+    "base_time",
+    "due_query",
+    "ladder",
+    "nudge_key",
+    "plan",
+]
+
+logger = logging.getLogger(__name__)
+
+NUDGE_KIND = "nudge"  # the outbox kind that sends one reminder
+CLOSED_VALUES = frozenset(s.value for s in CLOSED)
+
+
+class NudgeKind(StrEnum):
+    """Who a reminder step tells."""
+
+    HEADS_UP = "heads_up"  # the owner, before the deadline
+    OWNER = "owner"
+    LEAD = "lead"
+    CHANNEL = "channel"
+
+
+@dataclass(frozen=True, slots=True)
+class Step:
+    kind: NudgeKind
+    offset: timedelta  # from the base time; negative for the heads-up
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    """What one pass does with a due row: send ``send`` (a step index) and move the row on."""
+
+    send: int | None
+    next_step: int
+    next_at: datetime | None
+
+
+def ladder(reminders: Reminders) -> tuple[Step, ...]:
+    """The steps in order: the optional heads-up, then routing.toml's escalation ladder."""
+    steps: list[Step] = []
+    if reminders.heads_up_before_minutes > 0:
+        steps.append(
+            Step(NudgeKind.HEADS_UP, -timedelta(minutes=reminders.heads_up_before_minutes))
+        )
+    steps.extend(
+        Step(NudgeKind(s.notify), timedelta(minutes=s.after_minutes)) for s in reminders.ladder
+    )
+    return tuple(steps)
+
+
+def base_time(deadline: datetime | None, snoozed_until: datetime | None) -> datetime | None:
+    """The ladder counts from the end of a snooze when there was one, else from the deadline."""
+    return snoozed_until or deadline
+
+
+def plan(
+    steps: Sequence[Step], *, step: int, base: datetime | None, now: datetime, closed: bool = False
+) -> Plan:
+    """Decide what a due row needs; pure, so every case is table-tested."""
+    if closed or base is None:
+        return Plan(None, step, None)
+    index = step
+    # A heads-up whose deadline has already come would only arrive beside the overdue nudge.
+    while index < len(steps) and steps[index].kind is NudgeKind.HEADS_UP and now >= base:
+        index += 1
+    if index >= len(steps):
+        return Plan(None, index, None)
+    at = base + steps[index].offset
+    if at > now:  # woken early (the ladder's first step is after the deadline): wait for it
+        return Plan(None, index, at)
+    following = index + 1
+    if following >= len(steps):
+        return Plan(index, following, None)
+    planned = base + steps[following].offset
+    # Whoever was just reminded gets the full gap before the next person hears, also when this
+    # step went out late (the bot was down, or a reassign restarted the ladder after the deadline).
+    if steps[index].kind is NudgeKind.HEADS_UP:  # the owner's own overdue nudge: at the deadline
+        return Plan(index, following, planned)
+    gap = steps[following].offset - steps[index].offset
+    return Plan(index, following, max(planned, now + gap))
+
+
+def nudge_key(handoff_id: str, step: int, base: datetime, version: int) -> str:
+    """The outbox de-duplication key of one reminder step of one run of the ladder."""
+    return f"nudge:{handoff_id}:{step}:{int(base.timestamp())}:v{version}"
+
+
+def due_query(now: datetime, limit: int) -> Select[*tuple[Any, ...]]:
+    """Rows whose reminder is due, oldest first; served by ix_handoffs_next_reminder_at."""
+    return (
+        select(
+            HandoffRow.id,
+            HandoffRow.status,
+            HandoffRow.reminder_step,
+            HandoffRow.next_reminder_at,
+            HandoffRow.deadline,
+            HandoffRow.snoozed_until,
+            HandoffRow.owner_slack_id,
+            HandoffRow.owner,
+            HandoffRow.version,
+        )
+        .where(HandoffRow.next_reminder_at <= now)
+        .order_by(HandoffRow.next_reminder_at)
+        .limit(limit)
+    )
+
+
+class ReminderService:
+    """Finds due reminders in batches and claims each step exactly once."""
+
+    def __init__(
+        self,
+        db: Database,
+        routing: Callable[[], RoutingConfig],
+        outbox: Outbox,
+        *,
+        clock: Callable[[], datetime],
+        batch_size: int = 200,
+        max_batches: int = 50,
+    ) -> None:
+        self._db = db
+        self._routing = routing
+        self._outbox = outbox
+        self._clock = clock
+        self._batch = batch_size
+        self._max_batches = max_batches
+
+    async def tick(self) -> None:
+        """The scheduler's job: one pass, never raising (the next tick tries again)."""
+        try:
+            await self.run_once()
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            logger.exception("reminder pass failed; the next one retries")
+
+    async def run_once(self) -> int:
+        """Claim every due step (up to batch_size * max_batches rows); return nudges queued."""
+        now = self._clock()
+        steps = ladder(self._routing().reminders)
+        queued = 0
+        for _ in range(self._max_batches):
+            seen, sent = await self._claim_batch(now, steps)
+            queued += sent
+            if seen < self._batch:
+                break
+        if queued:
+            logger.info("reminders queued", extra={"count": queued})
+            self._outbox.kick()
+        return queued
+
+    async def _claim_batch(self, now: datetime, steps: Sequence[Step]) -> tuple[int, int]:
+        async with self._db.sessions() as session, session.begin():
+            # Other replicas skip the rows this one holds (PostgreSQL; SQLite serialises writers).
+            query = due_query(now, self._batch).with_for_update(skip_locked=True, of=HandoffRow)
+            rows = (await session.execute(query)).all()
+            items: list[OutboxItem] = []
+            for row in rows:
+                base = base_time(row.deadline, row.snoozed_until)
+                decided = plan(
+                    steps,
+                    step=row.reminder_step,
+                    base=base,
+                    now=now,
+                    closed=row.status in CLOSED_VALUES,
+                )
+                claimed = await session.execute(
+                    update(HandoffRow)
+                    .where(
+                        HandoffRow.id == row.id,
+                        HandoffRow.reminder_step == row.reminder_step,
+                        HandoffRow.next_reminder_at == row.next_reminder_at,
+                    )
+                    .values(reminder_step=decided.next_step, next_reminder_at=decided.next_at)
+                    .execution_options(synchronize_session=False)
+                )
+                if claimed.rowcount == 1 and decided.send is not None and base is not None:  # type: ignore[attr-defined]
+                    items.append(_nudge_item(row, steps, decided.send, base, now))
+            if items:
+                # A key can only repeat if a ladder run were replayed; never queue it twice.
+                keys = [item.dedupe_key for item in items]
+                existing = set(
+                    await session.scalars(
+                        select(OutboxItem.dedupe_key).where(OutboxItem.dedupe_key.in_(keys))
+                    )
+                )
+                items = [item for item in items if item.dedupe_key not in existing]
+                session.add_all(items)
+        return len(rows), len(items)
+
+
+def _nudge_item(
+    row: Any, steps: Sequence[Step], index: int, base: datetime, now: datetime
+) -> OutboxItem:
+    """The outbox item that sends step ``index`` of ``row``'s ladder."""
+    step = steps[index]
+    key = nudge_key(row.id, index, base, row.version)
+    return OutboxItem(
+        handoff_id=row.id,
+        kind=NUDGE_KIND,
+        dedupe_key=key,
+        payload={
+            "step": index,
+            "kind": step.kind.value,
+            "base": base.isoformat(),
+            "due_at": (base + step.offset).isoformat(),
+            "owner": row.owner_slack_id or row.owner,
+            "key": key,
+        },
+        status="pending",
+        attempts=0,
+        available_at=now,
+        created_at=now,
+    )
