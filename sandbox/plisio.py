@@ -151,9 +151,12 @@ class FakePlisio:
         merchant: str = "Sandbox shop",
         clock: Callable[[], float] = time.time,
         callback_http: httpx.AsyncClient | None = None,
+        invoice_url_base: str | None = None,
     ) -> None:
         self.secret_key = secret_key
         self.public_url = public_url.rstrip("/") if public_url else None
+        # Where invoice links point (default: this fake's own page at {public_url}/invoice).
+        self.invoice_url_base = invoice_url_base.rstrip("/") if invoice_url_base else None
         self.api_prefix = api_prefix.rstrip("/")
         self.default_currency = default_currency
         self.merchant = merchant
@@ -225,7 +228,7 @@ class FakePlisio:
             source_currency=source_currency,
             currency=currency or self.default_currency,
             amount=source_amount,
-            invoice_url=f"{self.public_url or ''}/invoice/{txn_id}",
+            invoice_url=f"{self.invoice_url_base or (self.public_url or '') + '/invoice'}/{txn_id}",
             created_at=created,
             expire_at=created + expire_min * 60,
             description=description,
