@@ -21,10 +21,13 @@ PATH = "/dialnexa/handoffs"
 async def _read_limited(request: web.Request) -> bytes:
     if request.content_length is not None and request.content_length > MAX_BODY_BYTES:
         raise IntakeError(413, "payload_too_large", f"body exceeds {MAX_BODY_BYTES} bytes")
-    body = await request.content.read(MAX_BODY_BYTES + 1)
-    if len(body) > MAX_BODY_BYTES:
-        raise IntakeError(413, "payload_too_large", f"body exceeds {MAX_BODY_BYTES} bytes")
-    return body
+    # read(n) returns what has arrived so far, not n bytes: read on to the end of the body.
+    body = bytearray()
+    while chunk := await request.content.read(MAX_BODY_BYTES + 1 - len(body)):
+        body += chunk
+        if len(body) > MAX_BODY_BYTES:
+            raise IntakeError(413, "payload_too_large", f"body exceeds {MAX_BODY_BYTES} bytes")
+    return bytes(body)
 
 
 def make_handler(

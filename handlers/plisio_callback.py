@@ -30,15 +30,20 @@ def _error(status: int, error: str, message: str, field: str | None = None) -> w
 
 async def _read(request: web.Request) -> tuple[dict[str, Any], bool]:
     """The body as a mapping, and whether it came form-encoded."""
-    raw = await request.content.read(MAX_BODY + 1)
-    if len(raw) > MAX_BODY:
-        raise PlisioCallbackError("body too large", http_status=413)
+    # read(n) returns what has arrived so far, not n bytes: read on to the end of the body.
+    raw = bytearray()
+    while chunk := await request.content.read(MAX_BODY + 1 - len(raw)):
+        raw += chunk
+        if len(raw) > MAX_BODY:
+            raise PlisioCallbackError("body too large", http_status=413)
     media = (request.content_type or "").lower()
     if media == "application/json" or (
         request.query.get("json") == "true" and media != "application/x-www-form-urlencoded"
     ):
         try:
             data = json.loads(raw.decode("utf-8"))
+            # A "\ud800" escape decodes to a lone surrogate, which no UTF-8 signature covers.
+            json.dumps(data, ensure_ascii=False).encode("utf-8")
         except (UnicodeDecodeError, ValueError, RecursionError):
             raise PlisioCallbackError("body is not valid JSON", http_status=400) from None
         if not isinstance(data, dict):

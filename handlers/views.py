@@ -15,6 +15,7 @@ from blocks.ids import AuditAction, BlockId, CallbackId, InputId, ModalMetadata,
 from bot.container import Container
 from handlers.decisions import after_decision, tell
 from services.handoffs import Outcome
+from services.redaction import redact_text
 
 __all__ = ["register", "state_value"]
 
@@ -35,7 +36,8 @@ def state_value(view: dict[str, Any], block: str, action: str) -> Any:
 
 def _reason(view: dict[str, Any]) -> str | None:
     value = state_value(view, BlockId.REASON, InputId.REASON)
-    return value.strip() if isinstance(value, str) and value.strip() else None
+    # Typed by a person, then stored and shown: card and bank details go, as in handoffs.
+    return redact_text(value.strip()).text if isinstance(value, str) and value.strip() else None
 
 
 async def _permalink(client: AsyncWebClient, channel: str, ts: str | None) -> str | None:
@@ -154,6 +156,7 @@ def register(app: AsyncApp, deps: Container) -> None:
             return
         card = result.card
         note = state_value(view, BlockId.NOTE, InputId.NOTE)
+        note = redact_text(note).text if isinstance(note, str) else note
         link = await _permalink(client, card.channel, card.message_ts)
         message = reassigned_dm(card, by=user, note=note, permalink=link, now=deps.clock())
         try:

@@ -89,7 +89,10 @@ class SensitiveCategory(StrEnum):
 def _aware_utc(value: datetime) -> datetime:
     if value.tzinfo is None or value.utcoffset() is None:
         raise ValueError("must include a time zone offset, e.g. 2026-11-25T09:05:00Z")
-    return value.astimezone(UTC)
+    try:
+        return value.astimezone(UTC)
+    except OverflowError:  # 0001-01-01T00:00:00+05:00 is before year 1 in UTC
+        raise ValueError("is out of range once converted to UTC") from None
 
 
 def _http_url(value: AnyUrl) -> AnyUrl:

@@ -22,6 +22,7 @@ from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from services.db.engine import Database, DatabaseUnavailable
 from services.db.models import AuditEntry, HandoffRow, OutboxItem
+from services.digest import post_at
 from services.handoff_model import Handoff
 from services.redaction import redact_handoff
 from services.routing import RouteDecision, RoutingConfig, decide
@@ -138,8 +139,13 @@ def parse_delivery(
         data = json.loads(text, parse_constant=_reject_constant)
     except UnicodeDecodeError:
         raise IntakeError(400, "invalid_json", "body is not valid UTF-8") from None
-    except (ValueError, RecursionError) as exc:
-        raise IntakeError(400, "invalid_json", f"body is not valid JSON: {exc}") from None
+    except json.JSONDecodeError as exc:
+        where = f"line {exc.lineno}, column {exc.colno}"
+        raise IntakeError(
+            400, "invalid_json", f"body is not valid JSON: {exc.msg} at {where}"
+        ) from None
+    except (ValueError, RecursionError):  # NaN or Infinity, a huge integer, hostile nesting
+        raise IntakeError(400, "invalid_json", "body is not valid JSON") from None
     if _depth(data, MAX_JSON_DEPTH) > MAX_JSON_DEPTH:
         raise IntakeError(400, "invalid_json", f"JSON nested deeper than {MAX_JSON_DEPTH} levels")
     if not isinstance(data, dict):
@@ -149,13 +155,36 @@ def parse_delivery(
             "body must be a JSON object",
             [FieldProblem("(body)", "must be an object")],
         )
+    problems = _unstorable(data)
+    handoff: Handoff | None = None
     try:
-        return Handoff.model_validate(data)
+        # Strict, as JSON Schema is: no "1" for true, no numbers for strings.
+        handoff = Handoff.model_validate_json(text, strict=True)
     except ValidationError as exc:
-        problems = _schema_problems(exc)
+        named = {p.field for p in problems}
+        problems += [p for p in _schema_problems(exc) if p.field not in named]
+    if handoff is None or problems:
         raise IntakeError(
             422, "invalid_handoff", f"{len(problems)} field(s) refused by the schema", problems
-        ) from None
+        )
+    return handoff
+
+
+def _unstorable(data: dict[str, Any]) -> list[FieldProblem]:
+    """Explicit nulls (the schema allows none) and U+0000 (PostgreSQL cannot store it)."""
+    problems: list[FieldProblem] = []
+    stack: list[tuple[str, Any]] = [(key, value) for key, value in data.items()]
+    while stack:
+        path, value = stack.pop()
+        if isinstance(value, dict):
+            stack.extend((f"{path}.{key}", item) for key, item in value.items())
+        elif isinstance(value, list):
+            stack.extend((f"{path}[{index}]", item) for index, item in enumerate(value))
+        elif value is None:
+            problems.append(FieldProblem(path, "must not be null"))
+        elif isinstance(value, str) and "\x00" in value:
+            problems.append(FieldProblem(path, "must not contain the NUL character (U+0000)"))
+    return sorted(problems, key=lambda p: p.field)
 
 
 def post_outbox_key(call_id: str) -> str:
@@ -167,7 +196,10 @@ def first_reminder_at(decision_deadline: datetime | None, heads_up_minutes: int)
     """When the reminder loop should first look at a handoff."""
     if decision_deadline is None:
         return None
-    return decision_deadline - timedelta(minutes=heads_up_minutes)
+    try:
+        return decision_deadline - timedelta(minutes=heads_up_minutes)
+    except OverflowError:  # a deadline in the first minutes of year 1: look at it at once
+        return decision_deadline
 
 
 class HandoffIntake:
@@ -214,7 +246,14 @@ class HandoffIntake:
                             payload={},
                             status="pending",
                             attempts=0,
-                            available_at=now,
+                            # Non-urgent handoffs wait for the digest when [digest] is enabled.
+                            available_at=post_at(
+                                urgent=row.urgent,
+                                kind=kind,
+                                deadline=row.deadline,
+                                routing=routing,
+                                now=now,
+                            ),
                             created_at=now,
                         ),
                         AuditEntry(

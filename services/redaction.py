@@ -551,7 +551,8 @@ def redact_text(text: str, categories: frozenset[SensitiveCategory] = ALWAYS) ->
     document links in ``redact_handoff``.
     """
     active = ALWAYS | categories
-    found: set[SensitiveCategory] = set()
+    text, loose = _redact_loose(text)
+    found: set[SensitiveCategory] = set(loose)
     # Repeat to a fixed point so a second call changes nothing. Each round that changes the text
     # removes digits (a marker holds at most 4, every match at least 9 or 13), so this ends.
     while True:
@@ -562,14 +563,75 @@ def redact_text(text: str, categories: frozenset[SensitiveCategory] = ALWAYS) ->
         text = cleaned
 
 
+# Card numbers and IBANs typed with looser separators than the token detectors join: several
+# spaces, no-break or thin spaces, dots, dashes inside an IBAN, or a card glued to an expiry
+# ("4111 1111 1111 1111/12"). Groups after a first group of four keep the card shape (4 to 6
+# digits, the last 1 to 6) so dates and phone numbers never join into a candidate.
+_SEP = r"[ \u00a0\u2007\u202f.\-]{1,3}"
+_LOOSE_CARD = re.compile(rf"(?<![\w.])\d{{4}}(?:{_SEP}\d{{4,6}}){{1,3}}(?:{_SEP}\d{{1,6}})?(?!\d)")
+_LOOSE_IBAN = re.compile(
+    rf"(?<![\w])[A-Za-z]{{2}}\d{{2}}(?:{_SEP}?[A-Za-z0-9]{{1,4}}){{3,8}}(?![\w])"
+)
+_GROUP = re.compile(r"\d+")
+
+
+def _loose_card(match: re.Match[str]) -> str | None:
+    """The card marker for the shortest Luhn-valid run of groups, or None."""
+    groups = [g.group() for g in _GROUP.finditer(match.group())]
+    for count in range(2, len(groups) + 1):
+        digits = "".join(groups[:count])
+        if 13 <= len(digits) <= 19 and luhn.is_valid(digits):
+            rest = match.group()[len(_joined_prefix(match.group(), count)) :]
+            return f"[card ending {digits[-4:]}]{rest}"
+    return None
+
+
+def _joined_prefix(text: str, groups: int) -> str:
+    """The leading part of ``text`` holding its first ``groups`` digit groups."""
+    ends = [g.end() for g in _GROUP.finditer(text)]
+    return text[: ends[groups - 1]]
+
+
+def _redact_loose(text: str) -> tuple[str, frozenset[SensitiveCategory]]:
+    """Remove loosely separated cards and IBANs outside URLs, emails and markers."""
+    found: set[SensitiveCategory] = set()
+
+    def segment(part: str) -> str:
+        def iban_marker(match: re.Match[str]) -> str:
+            compact = re.sub(r"[^A-Za-z0-9]", "", match.group()).upper()
+            if iban.is_valid(compact):
+                found.add(SensitiveCategory.BANK_DETAILS)
+                return f"[{compact[:2]} IBAN removed]"
+            return match.group()
+
+        def card_marker(match: re.Match[str]) -> str:
+            marker = _loose_card(match)
+            if marker is None:
+                return match.group()
+            found.add(SensitiveCategory.CARD_NUMBER)
+            return marker
+
+        return _LOOSE_CARD.sub(card_marker, _LOOSE_IBAN.sub(iban_marker, part))
+
+    pieces: list[str] = []
+    position = 0
+    for opaque in _OPAQUE.finditer(text):
+        pieces += [segment(text[position : opaque.start()]), opaque.group()]
+        position = opaque.end()
+    pieces.append(segment(text[position:]))
+    return "".join(pieces), frozenset(found)
+
+
 # Free-text and identifier fields, with the contract's maxLength for each.
 _TEXT_FIELDS: Final[tuple[tuple[str | None, str, int], ...]] = (
     (None, "caller_request", 2000),
     (None, "findings", 4000),
     (None, "transcript_excerpt", 8000),
+    ("agent", "id", 128),
     ("agent", "name", 200),
     ("customer", "name", 200),
     ("customer", "account_id", 128),
+    ("customer", "phone", 32),  # free text: a card read out when asked for a phone number
     ("billing", "invoice_number", 128),
     ("billing", "payment_id", 128),
     ("billing", "subscription_id", 128),

@@ -26,7 +26,8 @@ def verify(
     """Raise SignatureError unless the signature matches and the timestamp is fresh."""
     if not timestamp or not signature:
         raise SignatureError("missing X-DialNexa-Timestamp or X-DialNexa-Signature header")
-    if not timestamp.isdigit() or len(timestamp) > 12:
+    # isdigit() alone also accepts "²" and non-ASCII digits such as "١٧".
+    if not (timestamp.isascii() and timestamp.isdigit()) or len(timestamp) > 12:
         raise SignatureError("X-DialNexa-Timestamp must be Unix time in seconds")
     if abs(now - int(timestamp)) > MAX_SKEW_SECONDS:
         raise SignatureError("X-DialNexa-Timestamp is more than 300 seconds from our clock")

@@ -137,6 +137,14 @@ class PlisioCallback(BaseModel):
 def parse_callback(body: Mapping[str, object]) -> PlisioCallback:
     """Parse a (verified) callback body; raise ``PlisioCallbackError`` naming the bad field."""
     cleaned = {key: (None if value == "" else value) for key, value in body.items()}
+    for key, value in cleaned.items():
+        # Signed or not, a NUL cannot be stored (PostgreSQL refuses it in text columns).
+        if "\x00" in key or (isinstance(value, str) and "\x00" in value):
+            raise PlisioCallbackError(
+                f"invalid Plisio callback field {key!r}: contains a NUL character",
+                http_status=422,
+                field=key,
+            )
     try:
         return PlisioCallback.model_validate(cleaned)
     except ValidationError as exc:

@@ -77,6 +77,13 @@ def parse_money(value: object) -> Decimal | None:
 
 def parse_timestamp(value: object) -> datetime | None:
     """Parse Unix seconds (or milliseconds, or ISO 8601) into an aware UTC datetime."""
+    try:
+        return _timestamp(value)
+    except (OverflowError, OSError):  # beyond year 9999, infinite, or before year 1 in UTC
+        raise ValueError("timestamp out of range") from None
+
+
+def _timestamp(value: object) -> datetime | None:
     if value is None or isinstance(value, bool):
         return None
     if isinstance(value, datetime):
@@ -89,7 +96,7 @@ def parse_timestamp(value: object) -> datetime | None:
             number = float(text)
         except ValueError:
             parsed = datetime.fromisoformat(text)
-            return parse_timestamp(parsed)
+            return _timestamp(parsed)
     elif isinstance(value, int | float | Decimal):
         number = float(value)
     else:

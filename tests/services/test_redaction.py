@@ -423,3 +423,32 @@ def test_random_handoffs_stay_valid_and_idempotent(findings: str, excerpt: str) 
     )
     Handoff.model_validate(first.handoff.model_dump(mode="json"))
     assert redact_handoff(first.handoff).handoff == first.handoff
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("card 4111  1111  1111  1111", "card [card ending 1111]"),
+        ("card 4111\u00a01111\u00a01111\u00a01111", "card [card ending 1111]"),
+        ("card 4111.1111.1111.1111", "card [card ending 1111]"),
+        ("exp 4111 1111 1111 1111/12", "exp [card ending 1111]/12"),
+        ("IBAN DE89-3704-0044-0532-0130-00", "IBAN [DE IBAN removed]"),
+        ("dates 2026-11-01 2026-11-05", "dates 2026-11-01 2026-11-05"),
+        ("version 1.2.3.4 on 2026.11.26", "version 1.2.3.4 on 2026.11.26"),
+        ("call +44 20 7946 0958", "call +44 20 7946 0958"),
+        ("see https://x.example/4111.1111.1111.1111", "see https://x.example/4111.1111.1111.1111"),
+    ],
+    ids=[
+        "two-spaces",
+        "nbsp",
+        "dots",
+        "expiry",
+        "dashed-iban",
+        "dates",
+        "versions",
+        "phone",
+        "url",
+    ],
+)
+def test_loosely_separated_secrets(text: str, expected: str) -> None:
+    assert redact_text(text).text == expected

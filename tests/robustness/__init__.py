@@ -1,0 +1,1 @@
+"""Robustness: hostile input at every edge, and no payment data leaking anywhere."""
