@@ -1,0 +1,1 @@
+"""Benchmarks (``python -m bench``) and the loopback stack the failure suite shares with them."""
