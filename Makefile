@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test test-sqlite test-postgres lint typecheck bench clean browsers
+.PHONY: run test test-sqlite test-postgres lint typecheck bench clean browsers screenshots
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -27,6 +27,14 @@ lint: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python -m bench
+
+# Debian's chromium for the browser tests (installed with apt-get when run as root).
+browsers:
+	bash scripts/ensure_chromium.sh
+
+# Refresh docs/screenshots/*.png from a fresh sandbox.
+screenshots: $(STAMP) browsers
+	$(BIN)/python scripts/screenshots.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

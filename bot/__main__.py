@@ -12,6 +12,7 @@ from aiohttp import web
 from bot.app import build_app
 from bot.logging_setup import configure_logging
 from bot.settings import BotMode, ConfigError, load_settings
+from sandbox.mount import Sandbox
 from services.routing import RoutingConfigError
 
 logger = logging.getLogger("bot")
@@ -22,11 +23,15 @@ async def _serve() -> None:
     mode = settings.effective_mode()
     configure_logging(settings.log_level, label="SANDBOX" if mode is BotMode.SANDBOX else "")
     bot_app = build_app(settings)
+    settings = bot_app.container.settings  # sandbox mode replaces secrets, URLs and host
     runner = web.AppRunner(bot_app.web, handle_signals=False, shutdown_timeout=10)
     await runner.setup()
     site = web.TCPSite(runner, settings.host, settings.port)
     await site.start()
     logger.info("listening on http://%s:%s (%s mode)", settings.host, settings.port, mode.value)
+    sandbox = bot_app.container.extras.get("sandbox")
+    if isinstance(sandbox, Sandbox):
+        print(sandbox.banner(), file=sys.stderr, flush=True)
 
     socket_handler = None
     if mode is BotMode.SLACK and settings.slack_app_token is not None:

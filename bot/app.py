@@ -6,18 +6,23 @@ import asyncio
 import logging
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import httpx
 from aiohttp import web
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
 from slack_bolt.async_app import AsyncApp
 
 from blocks.audit import thread_note
 from bot.container import Container, build_slack_client, utc_now
+from bot.scheduler import build_scheduler, start_scheduler, stop_scheduler, wire_follow_ups
 from bot.settings import BotMode, Settings
 from handlers import actions, commands, dialnexa, errors, health, plisio_callback, views
+from handlers import home as home_tab
+from sandbox.mount import mount as mount_sandbox
+from sandbox.setup import SandboxSetup
 from services.db.engine import Database
 from services.delivery import Delivery
 from services.directory import SlackDirectory
@@ -53,6 +58,7 @@ class BotApp:
     container: Container
     workers: list[Worker] = field(default_factory=list)
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
+    scheduler: AsyncIOScheduler | None = None  # reminders and digests, when workers run
 
 
 def _secret(value: object) -> str:
@@ -71,6 +77,7 @@ def build_bolt(container: Container) -> AsyncApp:
     actions.register(bolt, container)
     views.register(bolt, container)
     commands.register(bolt, container)
+    home_tab.register(bolt, container)
     errors.register(bolt)
     return bolt
 
@@ -85,6 +92,11 @@ def build_app(
 ) -> BotApp:
     """Wire settings into services, listeners and routes; nothing runs until the app starts."""
     mode = settings.effective_mode()
+    sandbox_setup = None
+    if mode is BotMode.SANDBOX:
+        # Per-process secrets, loopback URLs and the demo routing (see sandbox/setup.py).
+        sandbox_setup = SandboxSetup.create(settings, routing)
+        settings, routing = sandbox_setup.settings, sandbox_setup.routing
     routing_config = routing or load_routing(settings.routing_file)
     db = Database(settings.effective_database_url(), schema=settings.database_schema)
     intake = HandoffIntake(db, lambda: routing_config, clock=clock)
@@ -97,7 +109,7 @@ def build_app(
     handoffs = HandoffService(
         db, lambda: routing_config, clock=clock, sandbox=mode is BotMode.SANDBOX
     )
-    outbox = Outbox(db, clock=clock)
+    outbox = Outbox(db, clock=clock, lease=timedelta(seconds=settings.outbox_lease_seconds))
     directory = SlackDirectory(slack)
     delivery = Delivery(
         db=db,
@@ -111,6 +123,7 @@ def build_app(
         clock=clock,
         poll_seconds=settings.outbox_poll_seconds,
         fallback_channel=routing_config.channels.default,
+        post_rate=settings.slack_post_rate_per_channel,
     )
     container = Container(
         settings=settings,
@@ -128,13 +141,26 @@ def build_app(
         delivery=delivery,
         clock=clock,
     )
+    wire_follow_ups(container)
     bolt = build_bolt(container)
 
     web_app = web.Application(client_max_size=2 * 1024 * 1024)
     web_app[CONTAINER_KEY] = container
 
     async def slack_events(request: web.Request) -> web.Response:
-        return await to_aiohttp_response(await bolt.async_dispatch(await to_bolt_request(request)))
+        try:
+            response = await bolt.async_dispatch(await to_bolt_request(request))
+        except Exception:
+            # Bolt parses the payload before any listener runs: a signed but malformed body
+            # (no actions, a view without state) must not surface as a 500 and a traceback.
+            logger.exception("could not handle a Slack request")
+            return web.json_response(
+                {"error": "bad_request", "message": "the Slack payload could not be handled"},
+                status=400,
+            )
+        if response.status >= 500:
+            logger.error("Slack request answered %s", response.status)
+        return await to_aiohttp_response(response)
 
     web_app.router.add_post(SLACK_EVENTS_PATH, slack_events)
     dialnexa.register(
@@ -166,9 +192,13 @@ def build_app(
         if run_workers:
             for worker in bot_app.workers:
                 bot_app.tasks.append(asyncio.create_task(worker(container)))
+            bot_app.scheduler = build_scheduler(container)
+            start_scheduler(bot_app.scheduler)
         logger.info("bot ready", extra={"mode": mode.value, "database": db.backend})
 
     async def on_cleanup(_app: web.Application) -> None:
+        if bot_app.scheduler is not None:
+            stop_scheduler(bot_app.scheduler)
         for task in bot_app.tasks:
             task.cancel()
         await asyncio.gather(*bot_app.tasks, return_exceptions=True)
@@ -177,6 +207,9 @@ def build_app(
 
     web_app.on_startup.append(on_startup)
     web_app.on_cleanup.append(on_cleanup)
-    if mode is BotMode.SANDBOX:
-        logger.warning("SANDBOX MODE: no real Slack or Plisio is contacted")
+    if sandbox_setup is not None:
+        container.extras["sandbox"] = mount_sandbox(web_app, sandbox_setup)
+        logger.warning(
+            "SANDBOX MODE: no real Slack or Plisio is contacted; open %s", sandbox_setup.ui_url
+        )
     return bot_app

@@ -17,11 +17,14 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.settings import BotMode, Settings
 from services.db.engine import Database
 from services.delivery import Delivery
+from services.digest import DigestService
 from services.directory import SlackDirectory
 from services.handoffs import HandoffService
+from services.home import HomeRefresher
 from services.intake import HandoffIntake
 from services.outbox import Outbox
 from services.plisio import InvoiceLookup, PlisioClient
+from services.reminders import ReminderService
 from services.routing import RoutingConfig, is_approver
 
 __all__ = ["Container", "build_slack_client", "utc_now"]
@@ -62,6 +65,9 @@ class Container:
     delivery: Delivery
     clock: Callable[[], datetime] = utc_now
     extras: dict[str, object] = field(default_factory=dict)
+    reminders: ReminderService | None = None  # follow-up deadlines (the scheduler's job)
+    digest: DigestService | None = None  # the low-priority digest ([digest] in routing.toml)
+    home: HomeRefresher | None = None  # republishes a person's App Home tab
 
     @property
     def sandbox(self) -> bool:

@@ -31,7 +31,11 @@ class Settings(BaseSettings):
     """Everything the bot reads from its environment."""
 
     model_config = SettingsConfigDict(
-        env_file=".env", env_file_encoding="utf-8", extra="ignore", case_sensitive=False
+        env_file=".env",
+        env_file_encoding="utf-8",
+        extra="ignore",
+        case_sensitive=False,
+        env_ignore_empty=True,  # `SLACK_BOT_TOKEN=` (as .env.example suggests) means unset
     )
 
     bot_mode: BotMode = BotMode.AUTO
@@ -43,6 +47,8 @@ class Settings(BaseSettings):
     plisio_api_url: str = "https://api.plisio.net/api/v1"
     dialnexa_webhook_secret: SecretStr | None = None
     database_url: str | None = None
+    # Sandbox mode never touches DATABASE_URL: its data is made up and must stay apart.
+    sandbox_database_url: str = DEFAULT_SANDBOX_SQLITE_URL
     database_schema: str | None = None  # PostgreSQL only: keep the bot's tables in this schema
     host: str = "0.0.0.0"  # noqa: S104 - a server listens on all interfaces by default
     port: int = Field(default=3000, ge=1, le=65535)
@@ -53,6 +59,12 @@ class Settings(BaseSettings):
     # deterministic. Leave off in production: clicks are acknowledged first, then worked on.
     slack_process_before_response: bool = False
     outbox_poll_seconds: float = Field(default=1.0, gt=0)
+    # How long a claimed outbox item stays reserved for the process that claimed it: work left
+    # by a process that died is taken up by another (or the restarted one) after this long.
+    outbox_lease_seconds: float = Field(default=60.0, ge=1)
+    # Top-level handoff posts per second per channel (Slack documents about 1); the poster slows
+    # down further, per channel, whenever Slack answers 429.
+    slack_post_rate_per_channel: float = Field(default=1.0, gt=0, le=100)
     reminder_poll_seconds: float = Field(default=30.0, gt=0)
 
     @field_validator("slack_api_url")
@@ -89,11 +101,10 @@ class Settings(BaseSettings):
         return self.bot_mode
 
     def effective_database_url(self) -> str:
-        if self.database_url:
-            return self.database_url
+        """SANDBOX_DATABASE_URL in sandbox mode, else DATABASE_URL (default: a SQLite file)."""
         if self.effective_mode() is BotMode.SANDBOX:
-            return DEFAULT_SANDBOX_SQLITE_URL
-        return DEFAULT_SQLITE_URL
+            return self.sandbox_database_url
+        return self.database_url or DEFAULT_SQLITE_URL
 
     def missing_for_slack(self) -> list[str]:
         """Names of the settings production (Slack) mode needs but does not have."""

@@ -14,7 +14,7 @@ from bot.container import Container
 from services.handoffs import DecisionResult, Outcome
 from services.states import HandoffStatus
 
-__all__ = ["REFUSALS", "after_decision", "tell"]
+__all__ = ["REFUSALS", "after_decision", "refresh_home", "tell"]
 
 logger = logging.getLogger(__name__)
 
@@ -76,4 +76,15 @@ async def after_decision(
     )
     if result.queued:
         deps.outbox.kick()
+    await refresh_home(deps, user)
     return True
+
+
+async def refresh_home(deps: Container, user: str) -> None:
+    """Republish the person's Home tab; a Home failure never breaks the action itself."""
+    if deps.home is None:
+        return
+    try:
+        await deps.home.refresh(user)
+    except Exception:
+        logger.exception("could not refresh the Home tab", extra={"user": user})

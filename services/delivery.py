@@ -10,9 +10,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections import defaultdict
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -32,7 +33,7 @@ from services.outbox import ClaimedItem, Outbox
 from services.plisio import InvoiceLookup, Operation, PlisioClient, PlisioError
 from services.states import HandoffStatus
 
-__all__ = ["Delivery", "invoice_description"]
+__all__ = ["ChannelPacer", "Delivery", "RateLimited", "invoice_description"]
 
 logger = logging.getLogger(__name__)
 
@@ -41,10 +42,59 @@ INVOICE_ATTEMPTS = 4  # automatic tries before the handoff shows Retry
 HISTORY_LOOKBACK = timedelta(hours=6)
 # Slack errors that no retry will fix for that channel.
 UNPOSTABLE = frozenset({"channel_not_found", "not_in_channel", "is_archived", "restricted_action"})
+# Pacing of handoff posts, per channel (Slack allows about one a second, short bursts tolerated).
+SLOWDOWN = 0.8  # a channel that answers 429 gets this share of its rate from then on...
+SPEEDUP_AFTER = 300.0  # ...and one step of it back after this many seconds without a 429
+MIN_POST_RATE = 0.05  # posts/s: however often Slack says 429, try again within 20 s
+RATE_LIMITED_TRIES = 5  # 429s one post may meet before its outbox item backs off
+LANE_SECONDS = 10.0  # the most one pass spends posting to one channel (other work waits for it)
 
 
 def _backoff(attempts: int) -> timedelta:
     return timedelta(seconds=min(300, 2 ** max(0, attempts - 1)))
+
+
+def _retry_after(headers: Any) -> float:
+    try:
+        return min(300.0, max(1.0, float(headers.get("Retry-After", 1))))
+    except (TypeError, ValueError, AttributeError):
+        return 1.0
+
+
+class RateLimited(Exception):
+    """Slack kept answering 429 to one post; the outbox tries it again later."""
+
+
+class ChannelPacer:
+    """Spaces one channel's posts at its rate and slows down whenever Slack answers 429.
+
+    Slack says how long to wait (Retry-After) but not how fast to go, so a 429 both pauses the
+    channel for Retry-After and lowers its rate; quiet minutes bring the rate back up.
+    """
+
+    def __init__(self, rate: float, *, clock: Callable[[], float] = time.monotonic) -> None:
+        self.ceiling = rate
+        self.rate = rate
+        self._clock = clock
+        self._next = clock()
+        self._limited_at: float | None = None
+
+    def reserve(self) -> float:
+        """Take the channel's next slot; returns the seconds to wait for it."""
+        now = self._clock()
+        if self._limited_at is not None and now - self._limited_at >= SPEEDUP_AFTER:
+            self.rate = min(self.ceiling, self.rate / SLOWDOWN)
+            self._limited_at = None if self.rate >= self.ceiling else now
+        slot = max(now, self._next)
+        self._next = slot + 1 / self.rate
+        return slot - now
+
+    def rate_limited(self, retry_after: float) -> None:
+        """Slack refused a post: nothing is posted here for ``retry_after`` s, then slower."""
+        now = self._clock()
+        self.rate = max(MIN_POST_RATE, self.rate * SLOWDOWN)
+        self._next = max(self._next, now + retry_after)
+        self._limited_at = now
 
 
 def invoice_description(card: HandoffCard) -> str:
@@ -75,6 +125,30 @@ class Delivery:
     clock: Callable[[], datetime]
     poll_seconds: float = 1.0
     fallback_channel: str | None = None  # where a handoff goes when its channel refuses it
+    # Outbox kinds carried out by other services (reminder nudges, digests), by kind.
+    kinds: dict[str, Callable[[ClaimedItem], Awaitable[None]]] = field(default_factory=dict)
+    post_rate: float = 1.0  # handoff posts per second per channel, before any 429
+    # Posts handoffs without automatic retries (built from ``slack`` when not given): a 429 is
+    # waited out here in the channel's pace, and any other failure may have posted, so the
+    # outbox tries again after looking for the message.
+    poster: AsyncWebClient | None = None
+    _pacers: dict[str, ChannelPacer] = field(default_factory=dict, init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        if self.poster is None:
+            self.poster = AsyncWebClient(
+                token=self.slack.token,
+                base_url=self.slack.base_url,
+                timeout=self.slack.timeout,
+                retry_handlers=[],
+            )
+
+    def pacer(self, channel: str) -> ChannelPacer:
+        """The pace of one channel's posts (shared by every pass of this process)."""
+        pacer = self._pacers.get(channel)
+        if pacer is None:
+            pacer = self._pacers[channel] = ChannelPacer(self.post_rate)
+        return pacer
 
     # ---- the loop ------------------------------------------------------------------------
 
@@ -108,12 +182,19 @@ class Delivery:
             else:
                 others.append(item)
 
-        async def lane(batch: list[ClaimedItem]) -> None:
-            for claimed in batch:
+        # One pass posts what its channel's pace allows well inside the lease (so no other
+        # process takes those items up meanwhile) and gives the rest back, attempts uncounted.
+        window = min(LANE_SECONDS, self.outbox.lease.total_seconds() / 3)
+
+        async def lane(channel: str, batch: list[ClaimedItem]) -> None:
+            room = max(1, int(self.pacer(channel).rate * window))
+            for claimed in batch[room:]:
+                await self.outbox.release(claimed.id)
+            for claimed in batch[:room]:
                 await self._run(claimed)
 
         await asyncio.gather(
-            *(lane(b) for b in by_channel.values()), *(self._run(i) for i in others)
+            *(lane(c, b) for c, b in by_channel.items()), *(self._run(i) for i in others)
         )
         return len(items)
 
@@ -132,7 +213,7 @@ class Delivery:
             "post_handoff": self.post_handoff,
             "create_invoice": self.create_invoice,
             "lookup_invoices": self.lookup_invoices,
-        }.get(item.kind)
+        }.get(item.kind) or self.kinds.get(item.kind)
         if handler is None:
             await self.outbox.give_up(item.id, f"unknown outbox kind {item.kind!r}")
             return
@@ -156,16 +237,22 @@ class Delivery:
         await self._resolve_owner(item.handoff_id)
         card = await self.handoffs.card(item.handoff_id)
         if card is None or card.message_ts:
+            if card is not None and item.attempts > 1:
+                # An earlier try recorded the post and may have died before bringing it up to date.
+                await self.refresh(card.handoff_id)
             await self.outbox.complete(item.id)
             return
-        found = await self._find_earlier_post(card) if item.attempts > 1 else None
+        # A digest releases held posts into its thread (payload thread_ts).
+        thread_ts = item.payload.get("thread_ts")
+        found = await self._find_earlier_post(card, thread_ts) if item.attempts > 1 else None
         if found is not None:
             channel, ts = found
         else:
             message = handoff_message(card, now=self.clock())
             try:
-                response = await self.slack.chat_postMessage(
-                    channel=card.channel,
+                response = await self._paced_post(
+                    card.channel,
+                    thread_ts=thread_ts,
                     text=message["text"],
                     blocks=message["blocks"],
                     metadata={
@@ -185,7 +272,29 @@ class Delivery:
                 raise
             channel, ts = str(response["channel"]), str(response["ts"])
         await self._record_post(card.handoff_id, channel, ts)
+        # A click between the post and its recording (or, after a crash, before the post was
+        # found again) had no message to refresh: show what it decided now.
+        latest = await self.handoffs.card(card.handoff_id)
+        if latest is not None and (
+            found is not None or replace(latest, channel=card.channel, message_ts=None) != card
+        ):
+            await self.refresh(card.handoff_id)
         await self.outbox.complete(item.id)
+
+    async def _paced_post(self, channel: str, **kwargs: Any) -> Any:
+        """``chat.postMessage`` in the channel's pace; only a 429 (nothing posted) is retried."""
+        assert self.poster is not None
+        pacer = self.pacer(channel)
+        for _ in range(RATE_LIMITED_TRIES):
+            await asyncio.sleep(pacer.reserve())
+            try:
+                return await self.poster.chat_postMessage(channel=channel, **kwargs)
+            except SlackApiError as exc:
+                if exc.response.status_code != 429:
+                    raise
+                pacer.rate_limited(_retry_after(exc.response.headers))
+                logger.warning("Slack rate-limited posts to %s; now %.2f/s", channel, pacer.rate)
+        raise RateLimited(f"{RATE_LIMITED_TRIES} answers of 429 from Slack for {channel}")
 
     async def _reroute(self, handoff_id: str, channel: str, error: str) -> bool:
         """Send a handoff whose channel cannot take it to the default channel instead."""
@@ -233,13 +342,23 @@ class Delivery:
                     .values(owner_slack_id=user_id)
                 )
 
-    async def _find_earlier_post(self, card: HandoffCard) -> tuple[str, str] | None:
+    async def _find_earlier_post(
+        self, card: HandoffCard, thread_ts: str | None = None
+    ) -> tuple[str, str] | None:
         """A message an earlier, interrupted try may already have posted."""
         oldest = (self.clock() - HISTORY_LOOKBACK).timestamp()
         try:
-            response = await self.slack.conversations_history(
-                channel=card.channel, oldest=f"{oldest:.6f}", include_all_metadata=True, limit=200
-            )
+            if thread_ts:
+                response = await self.slack.conversations_replies(
+                    channel=card.channel, ts=thread_ts, include_all_metadata=True, limit=200
+                )
+            else:
+                response = await self.slack.conversations_history(
+                    channel=card.channel,
+                    oldest=f"{oldest:.6f}",
+                    include_all_metadata=True,
+                    limit=200,
+                )
         except SlackApiError:
             logger.warning(
                 "could not read channel history; posting", extra={"handoff_id": card.handoff_id}
@@ -319,6 +438,9 @@ class Delivery:
             await self._invoice_created(
                 card, invoice.order_number, invoice.txn_id, invoice.invoice_url, invoice.status
             )
+            if item.attempts > 1:
+                # An earlier try recorded the invoice and may have died before showing it.
+                await self.refresh(card.handoff_id)
             await self.outbox.complete(item.id)
             return
         try:

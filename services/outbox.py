@@ -43,6 +43,11 @@ class Outbox:
         self._lease = lease
         self.wake = asyncio.Event()
 
+    @property
+    def lease(self) -> timedelta:
+        """How long a claim lasts; work on a claimed item should finish well inside it."""
+        return self._lease
+
     def kick(self) -> None:
         """Tell the worker there is new work (it also polls)."""
         self.wake.set()
@@ -55,40 +60,48 @@ class Outbox:
         )
 
     async def claim(self, limit: int = 20) -> list[ClaimedItem]:
-        """Claim up to ``limit`` due items for this process."""
+        """Claim up to ``limit`` due items for this process, in one short transaction."""
         now = self._clock()
-        async with self._db.sessions() as session:
+        async with self._db.sessions() as session, session.begin():
+            # PostgreSQL: rows another worker is claiming right now are skipped, not waited for
+            # (SQLite serialises writers anyway, and ignores the clause).
             candidates = (
-                (
-                    await session.execute(
-                        select(OutboxItem.id)
-                        .where(self._due(now))
-                        .order_by(OutboxItem.id)
-                        .limit(limit)
-                    )
-                )
-                .scalars()
-                .all()
+                select(OutboxItem.id)
+                .where(self._due(now))
+                .order_by(OutboxItem.id)
+                .limit(limit)
+                .with_for_update(skip_locked=True)
             )
-        claimed: list[ClaimedItem] = []
-        for item_id in candidates:
-            async with self._db.sessions() as session, session.begin():
-                result = await session.execute(
-                    update(OutboxItem)
-                    .where(OutboxItem.id == item_id, self._due(now))
-                    .values(locked_until=now + self._lease, attempts=OutboxItem.attempts + 1)
-                    .execution_options(synchronize_session=False)
+            ids = list((await session.execute(candidates)).scalars())
+            if not ids:
+                return []
+            rows = await session.execute(
+                update(OutboxItem)
+                .where(OutboxItem.id.in_(ids), self._due(now))
+                .values(locked_until=now + self._lease, attempts=OutboxItem.attempts + 1)
+                .returning(
+                    OutboxItem.id,
+                    OutboxItem.handoff_id,
+                    OutboxItem.kind,
+                    OutboxItem.payload,
+                    OutboxItem.attempts,
                 )
-                if result.rowcount != 1:  # type: ignore[attr-defined]
-                    continue  # another worker took it
-                item = await session.get(OutboxItem, item_id)
-                assert item is not None
-                claimed.append(
-                    ClaimedItem(
-                        item.id, item.handoff_id, item.kind, dict(item.payload), item.attempts
-                    )
-                )
-        return claimed
+                .execution_options(synchronize_session=False)
+            )
+            claimed = [
+                ClaimedItem(row.id, row.handoff_id, row.kind, dict(row.payload), row.attempts)
+                for row in rows
+            ]
+        return sorted(claimed, key=lambda item: item.id)
+
+    async def release(self, item_id: int) -> None:
+        """Give back a just-claimed item that was not started; its attempt does not count."""
+        async with self._db.sessions() as session, session.begin():
+            await session.execute(
+                update(OutboxItem)
+                .where(OutboxItem.id == item_id, OutboxItem.status == "pending")
+                .values(locked_until=None, attempts=OutboxItem.attempts - 1)
+            )
 
     async def complete(self, item_id: int) -> None:
         async with self._db.sessions() as session, session.begin():

@@ -9,6 +9,7 @@ tries to upgrade). PostgreSQL (asyncpg) is the scale-out path.
 from __future__ import annotations
 
 import logging
+import zlib
 from pathlib import Path
 from typing import Any
 
@@ -113,6 +114,11 @@ class Database:
             command.upgrade(config, "head")
 
         async with self.engine.begin() as connection:
+            if not self.is_sqlite:
+                # Replicas starting together take turns: the first migrates, the rest find the
+                # schema at head (SQLite's BEGIN IMMEDIATE already serialises them).
+                key = zlib.crc32(f"finance-handoff-bot:migrate:{self.schema or ''}".encode())
+                await connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": key})
             await connection.run_sync(_upgrade)
         logger.info("database schema up to date", extra={"backend": self.backend})
 
