@@ -44,7 +44,9 @@ async def test_locked_sqlite_answers_503_with_retry_after_then_accepts(stack: St
     assert path
     call_id = _call()
     # Another process holds the write lock past the bot's busy timeout.
-    locker = sqlite3.connect(path, timeout=0, isolation_level=None)
+    locker = sqlite3.connect(
+        path, timeout=10, isolation_level=None
+    )  # waits out the bot's own writes
     try:
         locker.execute("BEGIN EXCLUSIVE")
         began = time.monotonic()
@@ -55,7 +57,8 @@ async def test_locked_sqlite_answers_503_with_retry_after_then_accepts(stack: St
         assert retry_after is not None and retry_after >= 1
         assert waited >= BUSY_TIMEOUT - 0.5  # it waited for the lock before giving up
     finally:
-        locker.execute("ROLLBACK")
+        if locker.in_transaction:
+            locker.execute("ROLLBACK")
         locker.close()
     assert [h for h in await stack.inspector.handoffs() if h.call_id == call_id] == []
     # DialNexa retries after Retry-After and the handoff goes through, once.
@@ -70,13 +73,16 @@ async def test_briefly_locked_sqlite_waits_instead_of_refusing(stack: Stack) -> 
     path = make_url(stack.database_url).database
     assert path
     call_id = _call()
-    locker = sqlite3.connect(path, timeout=0, isolation_level=None)
+    locker = sqlite3.connect(
+        path, timeout=10, isolation_level=None
+    )  # waits out the bot's own writes
     try:
         locker.execute("BEGIN EXCLUSIVE")
         sending = asyncio.create_task(stack.dialnexa(bot).send(handoff_payload(call_id)))
         await asyncio.sleep(1.0)  # well inside the busy timeout
     finally:
-        locker.execute("ROLLBACK")
+        if locker.in_transaction:
+            locker.execute("ROLLBACK")
         locker.close()
     status, answer, _retry = await sending
     assert status == 202, answer
