@@ -116,7 +116,8 @@ async def _run(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
     results: dict[str, Any] = {
         "when": datetime.now(UTC).isoformat(timespec="seconds"),
         "mode": "short" if args.short else "full",
-        "command": "python -m bench " + shlex.join(sys.argv[1:]),
+        "command": " ".join(["python -m bench", *map(shlex.quote, sys.argv[1:])]),
+        "postgresql": bool(opts.pg_url),
         "machine": machine(),
         "seconds": {},
     }
