@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
+import pytest
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import inspect
+from sqlalchemy import delete, func, inspect, select, update
+from sqlalchemy.exc import DBAPIError
 
 from services.db.engine import Database
-from services.db.models import Base
+from services.db.models import AuditEntry, Base
 
 
 async def test_migrated_schema_matches_the_models(database: Database) -> None:
@@ -47,3 +50,19 @@ async def test_downgrade_and_upgrade_again(database: Database) -> None:
 
     async with database.engine.begin() as connection:
         await connection.run_sync(cycle)
+
+
+async def test_audit_log_is_append_only(database: Database) -> None:
+    async with database.sessions() as session, session.begin():
+        session.add(
+            AuditEntry(
+                handoff_id=None, at=datetime.now(UTC), actor="U1", action="approved", detail={}
+            )
+        )
+    for statement in (update(AuditEntry).values(actor="someone else"), delete(AuditEntry)):
+        with pytest.raises(DBAPIError, match="append-only"):
+            async with database.sessions() as session, session.begin():
+                await session.execute(statement)
+    async with database.sessions() as session:
+        assert await session.scalar(select(func.count()).select_from(AuditEntry)) == 1
+        assert await session.scalar(select(AuditEntry.actor)) == "U1"
