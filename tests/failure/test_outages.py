@@ -37,6 +37,15 @@ async def _click(stack: Stack, bot: BotProcess, action: str, handoff_id: str) ->
     assert status == 200
 
 
+async def _noted(stack: Stack, message: Any, needle: str, what: str) -> None:
+    """Wait for a thread note containing ``needle`` (notes follow the message update)."""
+    await eventually(
+        lambda: [t for t in thread_texts(stack, message) if needle in t.lower()],
+        timeout=10,
+        what=what,
+    )
+
+
 async def test_short_plisio_outage_waits_and_invoices_once(stack: Stack) -> None:
     bot = stack.bot()
     await bot.start_healthy()
@@ -50,7 +59,7 @@ async def test_short_plisio_outage_waits_and_invoices_once(stack: Stack) -> None
         what="the message to show the invoice being created",
     )
     assert not has_button(message, APPROVE_ACTION)
-    assert any("approved" in t for t in thread_texts(stack, message))
+    await _noted(stack, message, "approved", "the approval in the thread")
     await eventually(
         lambda: len(stack.plisio.requests) >= 2, timeout=10, what="two tries against Plisio"
     )
@@ -64,7 +73,7 @@ async def test_short_plisio_outage_waits_and_invoices_once(stack: Stack) -> None
         what="the message to show the invoice",
     )
     assert len(stack.plisio.invoices_for_order(call_id)) == 1
-    assert any("invoice created" in t.lower() for t in thread_texts(stack, message))
+    await _noted(stack, message, "invoice created", "the invoice in the thread")
     assert not any("failed" in t.lower() for t in thread_texts(stack, message))
 
 
@@ -83,7 +92,14 @@ async def test_long_plisio_outage_offers_retry_tells_the_thread_and_invoices_onc
         what="the Retry button",
     )
     assert "invoice failed" in str(message.blocks).lower()
-    assert any("Plisio invoice failed" in t and "Retry" in t for t in thread_texts(stack, message))
+    # The thread note follows the message update: wait for it rather than race it.
+    await eventually(
+        lambda: [
+            t for t in thread_texts(stack, message) if "Plisio invoice failed" in t and "Retry" in t
+        ],
+        timeout=10,
+        what="the thread note saying the invoice failed",
+    )
     assert stack.plisio.invoices_for_order(call_id) == []
     tries = len(stack.plisio.requests)
     stack.plisio.down = False
@@ -99,9 +115,8 @@ async def test_long_plisio_outage_offers_retry_tells_the_thread_and_invoices_onc
     assert not has_button(message, RETRY_ACTION)
     assert len(stack.plisio.invoices_for_order(call_id)) == 1
     assert len(stack.plisio.requests) > tries
-    texts = thread_texts(stack, message)
-    assert any("retried" in t for t in texts)
-    assert any("invoice created" in t.lower() for t in texts)
+    await _noted(stack, message, "retried", "the retry in the thread")
+    await _noted(stack, message, "invoice created", "the invoice in the thread")
 
 
 async def test_plisio_acting_then_failing_is_looked_up_not_repeated(stack: Stack) -> None:
