@@ -53,34 +53,33 @@ async def _permalink(client: AsyncWebClient, channel: str, ts: str | None) -> st
 def register(app: AsyncApp, deps: Container) -> None:
     """Wire the modal callbacks."""
 
-    def reason_or_errors(view: dict[str, Any]) -> tuple[str | None, dict[str, Any] | None]:
+    async def accept_reason(
+        ack: AsyncAck, body: dict[str, Any], view: dict[str, Any]
+    ) -> tuple[ModalMetadata, str, str] | None:
+        """Ack a reason modal: inline errors (None) or (metadata, user, redacted reason)."""
         reason = _reason(view)
-        if reason is None:
-            return None, {
-                "response_action": "errors",
-                "errors": {BlockId.REASON.value: "Please give a reason."},
-            }
-        if len(reason) > MAX_REASON:
-            return None, {
-                "response_action": "errors",
-                "errors": {BlockId.REASON.value: f"Keep it under {MAX_REASON} characters."},
-            }
-        return reason, None
+        if reason is None or len(reason) > MAX_REASON:
+            problem = (
+                "Please give a reason."
+                if reason is None
+                else f"Keep it under {MAX_REASON} characters."
+            )
+            await ack(response_action="errors", errors={BlockId.REASON.value: problem})
+            return None
+        await ack()
+        return decode_metadata(view["private_metadata"]), body["user"]["id"], reason
 
     async def decline(
         ack: AsyncAck, body: dict[str, Any], view: dict[str, Any], client: AsyncWebClient
     ) -> None:
-        reason, errors = reason_or_errors(view)
-        if errors:
-            await ack(**errors)
+        accepted = await accept_reason(ack, body, view)
+        if accepted is None:
             return
-        await ack()
-        meta = decode_metadata(view["private_metadata"])
-        user = body["user"]["id"]
+        meta, user, reason = accepted
         if not await deps.may_approve(user):
             await tell(client, meta.channel, user, refusal("not_approver"))
             return
-        result = await deps.handoffs.decline(meta.handoff_id, user, reason or "")
+        result = await deps.handoffs.decline(meta.handoff_id, user, reason)
         await after_decision(
             deps,
             client,
@@ -94,14 +93,11 @@ def register(app: AsyncApp, deps: Container) -> None:
     async def escalate(
         ack: AsyncAck, body: dict[str, Any], view: dict[str, Any], client: AsyncWebClient
     ) -> None:
-        reason, errors = reason_or_errors(view)
-        if errors:
-            await ack(**errors)
+        accepted = await accept_reason(ack, body, view)
+        if accepted is None:
             return
-        await ack()
-        meta = decode_metadata(view["private_metadata"])
-        user = body["user"]["id"]
-        result = await deps.handoffs.escalate(meta.handoff_id, user, reason or "")
+        meta, user, reason = accepted
+        result = await deps.handoffs.escalate(meta.handoff_id, user, reason)
         ok = await after_decision(
             deps,
             client,
@@ -116,7 +112,7 @@ def register(app: AsyncApp, deps: Container) -> None:
         card = result.card
         link = await _permalink(client, card.channel, card.message_ts)
         notice = escalation_notice(
-            card, user, reason or "", permalink=link, lead=deps.routing.mentions.finance_lead
+            card, user, reason, permalink=link, lead=deps.routing.mentions.finance_lead
         )
         try:
             await client.chat_postMessage(
