@@ -44,6 +44,21 @@ async def test_new_handoff_is_accepted_with_its_id(bot: Harness) -> None:
     assert [(a.action, a.actor) for a in audit] == [("received", "dialnexa")]
 
 
+@pytest.mark.parametrize(
+    "findings",
+    ["Caller asked whether the null invoice (NaN total, Infinity due) is void.", "text \\u0000"],
+)
+async def test_words_like_null_inside_text_do_not_refuse_a_handoff(
+    bot: Harness, findings: str
+) -> None:
+    # These bytes send a delivery down the careful path; text containing them is still fine.
+    response = await bot.deliver(example("create_invoice", findings=findings))
+    assert response.status == 202, await response.text()
+    async with bot.bot.container.db.sessions() as session:
+        row = await session.get(HandoffRow, (await response.json())["handoff_id"])
+    assert row is not None and row.payload["findings"] == findings
+
+
 async def test_retry_of_same_call_is_a_duplicate_and_changes_nothing(bot: Harness) -> None:
     first = await (await bot.deliver(example("create_invoice"))).json()
     changed = example("create_invoice", caller_request="Different text on retry")
