@@ -11,6 +11,7 @@ from aiohttp import web
 
 from bot.app import build_app
 from bot.logging_setup import configure_logging
+from bot.processes import READY, Helpers, KickSender, helper_role, on_parent_exit
 from bot.settings import BotMode, ConfigError, load_settings
 from sandbox.mount import Sandbox
 from services.routing import RoutingConfigError
@@ -21,20 +22,49 @@ logger = logging.getLogger("bot")
 async def _serve() -> None:
     settings = load_settings()
     mode = settings.effective_mode()
-    configure_logging(settings.log_level, label="SANDBOX" if mode is BotMode.SANDBOX else "")
-    bot_app = build_app(settings)
+    role = helper_role()
+    label = "SANDBOX" if mode is BotMode.SANDBOX else f"web-{role.index}" if role else ""
+    configure_logging(settings.log_level, label=label)
+    processes = settings.web_processes
+    if processes > 1 and mode is BotMode.SANDBOX:
+        logger.warning("WEB_PROCESSES=%d ignored: the sandbox runs in one process", processes)
+        processes = 1
+    # Helpers answer HTTP only; the primary runs the poster and the scheduler (bot/processes.py).
+    bot_app = build_app(settings, run_workers=role is None)
     settings = bot_app.container.settings  # sandbox mode replaces secrets, URLs and host
+    tell_primary = KickSender(role.kick_port) if role else None
+    if tell_primary is not None:
+        bot_app.container.outbox.forward = tell_primary
     runner = web.AppRunner(bot_app.web, handle_signals=False, shutdown_timeout=10)
     await runner.setup()
-    site = web.TCPSite(runner, settings.host, settings.port)
+    helpers = None
+    if role is None and processes > 1:
+        helpers = Helpers(processes - 1, kick=bot_app.container.outbox.kick)
+        await helpers.start()
+    shared_port = processes > 1 or role is not None
+    site = web.TCPSite(runner, settings.host, settings.port, reuse_port=shared_port or None)
     await site.start()
-    logger.info("listening on http://%s:%s (%s mode)", settings.host, settings.port, mode.value)
+    logger.info(
+        "listening on http://%s:%s (%s mode%s)",
+        settings.host,
+        settings.port,
+        mode.value,
+        f", {processes} web processes" if processes > 1 else "",
+    )
     sandbox = bot_app.container.extras.get("sandbox")
     if isinstance(sandbox, Sandbox):
         print(sandbox.banner(), file=sys.stderr, flush=True)
 
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    if tell_primary is not None:
+        tell_primary(READY)
+        await on_parent_exit(stop.set)
+
     socket_handler = None
-    if mode is BotMode.SLACK and settings.slack_app_token is not None:
+    if role is None and mode is BotMode.SLACK and settings.slack_app_token is not None:
         from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 
         socket_handler = AsyncSocketModeHandler(
@@ -43,14 +73,12 @@ async def _serve() -> None:
         await socket_handler.connect_async()  # type: ignore[no-untyped-call]
         logger.info("connected to Slack in Socket Mode")
 
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stop.set)
     await stop.wait()
     logger.info("shutting down")
     if socket_handler is not None:
         await socket_handler.close_async()  # type: ignore[no-untyped-call]
+    if helpers is not None:
+        await helpers.stop()
     await runner.cleanup()
 
 

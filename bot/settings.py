@@ -66,6 +66,9 @@ class Settings(BaseSettings):
     # down further, per channel, whenever Slack answers 429.
     slack_post_rate_per_channel: float = Field(default=1.0, gt=0, le=100)
     reminder_poll_seconds: float = Field(default=30.0, gt=0)
+    # Processes serving HTTP on PORT (slack mode): the first also runs the poster and the
+    # scheduler, the others only answer requests. One per core is a good start on a busy intake.
+    web_processes: int = Field(default=1, ge=1, le=64)
 
     @field_validator("slack_api_url")
     @classmethod

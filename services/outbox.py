@@ -42,6 +42,8 @@ class Outbox:
         self._clock = clock
         self._lease = lease
         self.wake = asyncio.Event()
+        # Where this process has no poster of its own (a web helper), tell the one that does.
+        self.forward: Callable[[], None] | None = None
 
     @property
     def lease(self) -> timedelta:
@@ -51,6 +53,8 @@ class Outbox:
     def kick(self) -> None:
         """Tell the worker there is new work (it also polls)."""
         self.wake.set()
+        if self.forward is not None:
+            self.forward()
 
     def _due(self, now: datetime) -> Any:
         return and_(
