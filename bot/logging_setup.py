@@ -16,21 +16,26 @@ _URL_SECRET = re.compile(r"(?i)(api_key|token|secret)=([^&\s\"']+)")
 
 
 class ScrubbingFormatter(logging.Formatter):
-    """Formats records with their ``extra`` fields and removes payment data and secrets."""
+    """Formats records with their ``extra`` fields and removes payment data and secrets.
+
+    Lines read ``<time> <LEVEL> <logger>: <message> key=value ...``. Only the message, the extras
+    and any traceback can carry outside data, so only they are scrubbed: the time, level and
+    logger name are the process's own.
+    """
 
     def __init__(self, *, label: str) -> None:
-        super().__init__("%(asctime)s %(levelname)s %(name)s: %(message)s")
-        self._label = label
+        super().__init__("%(message)s")
+        self._label = f"[{label}] " if label else ""
 
     def format(self, record: logging.LogRecord) -> str:
-        line = super().format(record)
+        body = super().format(record)  # the message, then any traceback and stack
         extras = {k: v for k, v in record.__dict__.items() if k not in _STANDARD}
         if extras:
-            line += " " + " ".join(f"{k}={v!r}" for k, v in sorted(extras.items()))
-        if self._label:
-            line = f"[{self._label}] {line}"
-        line = _URL_SECRET.sub(r"\1=***", line)
-        return redact_text(line).text
+            fields = " ".join(f"{k}={v!r}" for k, v in sorted(extras.items()))
+            first, newline, rest = body.partition("\n")
+            body = f"{first} {fields}{newline}{rest}"
+        body = redact_text(_URL_SECRET.sub(r"\1=***", body)).text
+        return f"{self._label}{self.formatTime(record)} {record.levelname} {record.name}: {body}"
 
 
 def configure_logging(level: str, *, label: str = "") -> None:
