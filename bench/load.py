@@ -31,6 +31,7 @@ class LoadResult:
     seconds: float
     answered: int = 0
     ok: int = 0
+    ok_total: int = 0  # every success, warm-up and stragglers included (each a stored handoff)
     latencies: list[float] = field(default_factory=list)  # seconds, answered inside the window
     statuses: Counter[str] = field(default_factory=Counter)
 
@@ -79,6 +80,7 @@ async def hammer(
             except (aiohttp.ClientError, TimeoutError) as exc:
                 status, ok = type(exc).__name__, False
             ended = time.perf_counter()
+            result.ok_total += ok
             if window_start <= ended <= window_end:  # completions inside the window
                 result.answered += 1
                 result.statuses[status] += 1

@@ -17,6 +17,7 @@ import hashlib
 import hmac
 import itertools
 import json
+import os
 import statistics
 import time
 import uuid
@@ -35,6 +36,7 @@ from bench.stack import (
     BotProcess,
     ChildServer,
     DialNexa,
+    Inspector,
     SlackUser,
     free_port,
     fresh_database,
@@ -108,14 +110,19 @@ def _backends(opts: Options) -> list[tuple[str, bool]]:
 
 
 async def intake(opts: Options, session: aiohttp.ClientSession) -> dict[str, Any]:
-    """Handoffs/s and latency at 64 senders: the bot next to a bare aiohttp endpoint."""
+    """Handoffs/s and latency at 64 senders: the bot next to a bare aiohttp endpoint.
+
+    Both run one web process per core (the bot's ``WEB_PROCESSES``). Afterwards the bot's
+    database must hold one handoff for every 2xx it gave: a 202 that stored nothing is a loss.
+    """
     senders = 64
+    processes = os.cpu_count() or 1
     warmup, seconds = opts.pick(2.0, 0.5), opts.pick(10.0, 1.5)
     run = uuid.uuid4().hex[:8]
     ceiling_dir = opts.workdir / "ceiling"
     ceiling_dir.mkdir(parents=True, exist_ok=True)
     port = free_port()
-    ceiling = ChildServer(ceiling_dir, "bench.ceiling", args=[str(port)], port=port)
+    ceiling = ChildServer(ceiling_dir, "bench.ceiling", args=[str(port), str(processes)], port=port)
     try:
         await ceiling.start_healthy()
         bare = await hammer(
@@ -128,23 +135,42 @@ async def intake(opts: Options, session: aiohttp.ClientSession) -> dict[str, Any
     finally:
         await ceiling.stop()
         await ceiling.close()
-    results: dict[str, Any] = {"senders": senders, "ceiling": bare.summary()}
+    results: dict[str, Any] = {
+        "senders": senders,
+        "web_processes": processes,
+        "ceiling": bare.summary(),
+    }
     async with running_fakes(session) as fakes:
         for backend, pg in _backends(opts):
-            async with running_bot(opts, fakes, name=f"intake-{backend}", pg=pg) as bot:
+            async with running_bot(
+                opts, fakes, name=f"intake-{backend}", pg=pg, WEB_PROCESSES=str(processes)
+            ) as bot:
+                prefix = f"intake-{backend}-{run}"
                 load = await hammer(
                     f"{bot.url}/dialnexa/handoffs",
-                    signed_handoffs(f"intake-{backend}-{run}"),
+                    signed_handoffs(prefix),
                     senders=senders,
                     warmup=warmup,
                     seconds=seconds,
                 )
+                stored = await _count_stored(bot, prefix)
             figures = load.summary()
             figures["ratio_to_ceiling"] = (
                 round(load.per_second / bare.per_second, 3) if bare.per_second else None
             )
+            figures["accepted"] = load.ok_total
+            figures["stored"] = stored
+            figures["lost"] = max(0, load.ok_total - stored)
             results[backend] = figures
     return results
+
+
+async def _count_stored(bot: BotProcess, prefix: str) -> int:
+    inspector = Inspector(bot.env["DATABASE_URL"], bot.env.get("DATABASE_SCHEMA"))
+    try:
+        return sum(h.call_id.startswith(prefix + "-") for h in await inspector.handoffs())
+    finally:
+        await inspector.close()
 
 
 # ---- ack -------------------------------------------------------------------------------------
