@@ -8,11 +8,13 @@ tries to upgrade). PostgreSQL (asyncpg) is the scale-out path.
 
 from __future__ import annotations
 
+import json
 import logging
 import zlib
 from pathlib import Path
 from typing import Any
 
+import orjson
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import event, text
@@ -30,6 +32,14 @@ logger = logging.getLogger(__name__)
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 SQLITE_BUSY_TIMEOUT_MS = 5000
+
+
+def _json_dumps(value: Any) -> str:
+    """JSON columns' serializer: orjson (several times faster than ``json``), else ``json``."""
+    try:
+        return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS).decode()
+    except TypeError:  # what orjson will not write (an integer beyond 64 bits, say)
+        return json.dumps(value)
 
 
 class DatabaseUnavailable(Exception):
@@ -78,7 +88,12 @@ class Database:
         self.url = normalise_url(url)
         self.schema = schema
         self.is_sqlite = make_url(self.url).get_backend_name() == "sqlite"
-        kwargs: dict[str, Any] = {"echo": echo, "pool_pre_ping": not self.is_sqlite}
+        kwargs: dict[str, Any] = {
+            "echo": echo,
+            "pool_pre_ping": not self.is_sqlite,
+            "json_serializer": _json_dumps,
+            "json_deserializer": orjson.loads,
+        }
         if self.is_sqlite:
             _prepare_sqlite_file(self.url)
             kwargs["connect_args"] = {"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000}
