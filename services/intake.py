@@ -22,11 +22,10 @@ from pydantic import ValidationError
 from sqlalchemy import Table, insert, select
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.exc import IntegrityError, OperationalError
-from sqlalchemy.exc import TimeoutError as PoolTimeout
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.sql.dml import ReturningInsert
 
-from services.db.engine import Database, DatabaseUnavailable
+from services.db.engine import Database, DatabaseUnavailable, is_unavailable
 from services.db.models import AuditEntry, HandoffRow, OutboxItem
 from services.digest import post_at
 from services.handoff_model import Handoff
@@ -318,12 +317,13 @@ class HandoffIntake:
                 # Something other than a repeated call ID (which the insert skips) broke the
                 # batch: write each handoff alone so one bad row fails only its own request.
                 results = [await self._write_alone(pending) for pending in batch]
-            except (OperationalError, PoolTimeout, OSError) as exc:
-                logger.warning("%d handoff(s) not stored: database unavailable", len(batch))
-                results = [DatabaseUnavailable(exc.__class__.__name__) for _ in batch]
             except Exception as exc:  # every waiter must hear about it
-                logger.exception("%d handoff(s) not stored", len(batch))
-                results = [exc for _ in batch]
+                if is_unavailable(exc):
+                    logger.warning("%d handoff(s) not stored: database unavailable", len(batch))
+                    results = [DatabaseUnavailable(exc.__class__.__name__) for _ in batch]
+                else:
+                    logger.exception("%d handoff(s) not stored", len(batch))
+                    results = [exc for _ in batch]
             _log_stored(batch, results)
             for pending, result in zip(batch, results, strict=True):
                 if isinstance(result, BaseException):
@@ -334,9 +334,9 @@ class HandoffIntake:
     async def _write_alone(self, pending: _Pending) -> IntakeResult | BaseException:
         try:
             return (await self._write([pending]))[0]
-        except (OperationalError, PoolTimeout, OSError) as exc:
-            return DatabaseUnavailable(exc.__class__.__name__)
         except Exception as exc:  # handed to the one waiting request
+            if is_unavailable(exc):
+                return DatabaseUnavailable(exc.__class__.__name__)
             logger.exception("handoff %s not stored", pending.row["call_id"])
             return exc
 

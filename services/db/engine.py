@@ -19,6 +19,8 @@ from alembic import command
 from alembic.config import Config
 from sqlalchemy import event, text
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -26,12 +28,18 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
-__all__ = ["Database", "DatabaseUnavailable", "normalise_url"]
+__all__ = ["Database", "DatabaseUnavailable", "is_unavailable", "normalise_url"]
 
 logger = logging.getLogger(__name__)
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 SQLITE_BUSY_TIMEOUT_MS = 5000
+# PostgreSQL's counterpart: a statement waiting this long for a lock gives up (SQLSTATE 55P03), so
+# a table locked by hand or by a stuck session answers "busy, retry" instead of hanging requests.
+POSTGRES_LOCK_TIMEOUT_MS = 5000
+# SQLSTATEs worth a retry: lock not available, query cancelled (timeouts), serialization failure,
+# deadlock, and the connection-exception class.
+_RETRYABLE_SQLSTATES = frozenset({"55P03", "57014", "40001", "40P01"})
 
 
 def _json_dumps(value: Any) -> str:
@@ -44,6 +52,16 @@ def _json_dumps(value: Any) -> str:
 
 class DatabaseUnavailable(Exception):
     """The database could not be reached or stayed locked; the caller should retry later."""
+
+
+def is_unavailable(exc: BaseException) -> bool:
+    """Whether ``exc`` means "the database is busy or away for now" rather than a bug."""
+    if isinstance(exc, OperationalError | PoolTimeout | OSError):
+        return True
+    if isinstance(exc, DBAPIError):
+        code = getattr(exc.orig, "sqlstate", None) or getattr(exc.orig, "pgcode", None)
+        return isinstance(code, str) and (code in _RETRYABLE_SQLSTATES or code.startswith("08"))
+    return False
 
 
 def normalise_url(url: str) -> str:
@@ -100,9 +118,11 @@ class Database:
         else:
             kwargs["pool_size"] = pool_size
             kwargs["max_overflow"] = pool_size
+            server_settings = {"lock_timeout": str(POSTGRES_LOCK_TIMEOUT_MS)}
             if schema:
                 # Tests (and shared servers) keep each instance in its own schema.
-                kwargs["connect_args"] = {"server_settings": {"search_path": schema}}
+                server_settings["search_path"] = schema
+            kwargs["connect_args"] = {"server_settings": server_settings}
         self.engine: AsyncEngine = create_async_engine(self.url, **kwargs)
         if self.is_sqlite:
             _install_sqlite_pragmas(self.engine)

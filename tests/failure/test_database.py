@@ -11,14 +11,18 @@ import uuid
 from collections.abc import AsyncIterator
 
 import pytest
+from sqlalchemy import text
 from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import create_async_engine
 
 from bench.stack import handoff_payload
+from services.db.engine import normalise_url
 from tests.failure.conftest import Stack, eventually, only_post
 
 pytestmark = pytest.mark.slow
 
 BUSY_TIMEOUT = 5.0  # services.db.engine.SQLITE_BUSY_TIMEOUT_MS
+LOCK_TIMEOUT = 5.0  # services.db.engine.POSTGRES_LOCK_TIMEOUT_MS
 
 
 def _call() -> str:
@@ -62,6 +66,37 @@ async def test_locked_sqlite_answers_503_with_retry_after_then_accepts(stack: St
         locker.close()
     assert [h for h in await stack.inspector.handoffs() if h.call_id == call_id] == []
     # DialNexa retries after Retry-After and the handoff goes through, once.
+    await _accepted_and_posted(stack, call_id)
+
+
+async def test_locked_postgres_table_answers_503_with_retry_after_then_accepts(
+    stack: Stack,
+) -> None:
+    if not stack.postgres:
+        pytest.skip("PostgreSQL table locks; SQLite's file lock has its own test")
+    bot = stack.bot()
+    await bot.start_healthy()
+    call_id = _call()
+    server_settings = {"search_path": stack.schema or "public"}
+    engine = create_async_engine(
+        normalise_url(stack.database_url), connect_args={"server_settings": server_settings}
+    )
+    try:
+        async with engine.connect() as conn:
+            # Someone locks the table by hand (maintenance, a stuck session) past the timeout.
+            lock = await conn.begin()
+            await conn.execute(text("LOCK TABLE handoffs IN ACCESS EXCLUSIVE MODE"))
+            began = time.monotonic()
+            status, answer, retry_after = await stack.dialnexa(bot).send(handoff_payload(call_id))
+            waited = time.monotonic() - began
+            await lock.rollback()
+    finally:
+        await engine.dispose()
+    assert status == 503, answer
+    assert answer["error"] == "unavailable"
+    assert retry_after is not None and retry_after >= 1
+    assert waited >= LOCK_TIMEOUT - 0.5  # it waited for the lock before giving up
+    assert [h for h in await stack.inspector.handoffs() if h.call_id == call_id] == []
     await _accepted_and_posted(stack, call_id)
 
 
