@@ -11,12 +11,23 @@ from aiohttp import web
 
 from bot.app import build_app
 from bot.logging_setup import configure_logging
-from bot.processes import READY, Helpers, KickSender, helper_role, on_parent_exit
+from bot.processes import (
+    READY,
+    Helpers,
+    HelperStartError,
+    KickSender,
+    helper_role,
+    on_parent_exit,
+)
 from bot.settings import BotMode, ConfigError, load_settings
 from sandbox.mount import Sandbox
 from services.routing import RoutingConfigError
 
 logger = logging.getLogger("bot")
+
+
+class ListenError(RuntimeError):
+    """The web server could not open its port (taken by another program, say)."""
 
 
 async def _serve() -> None:
@@ -38,54 +49,61 @@ async def _serve() -> None:
     runner = web.AppRunner(bot_app.web, handle_signals=False, shutdown_timeout=10)
     await runner.setup()
     helpers = None
-    if role is None and processes > 1:
-        helpers = Helpers(processes - 1, kick=bot_app.container.outbox.kick)
-        await helpers.start()
-    shared_port = processes > 1 or role is not None
-    site = web.TCPSite(runner, settings.host, settings.port, reuse_port=shared_port or None)
-    await site.start()
-    logger.info(
-        "listening on http://%s:%s (%s mode%s)",
-        settings.host,
-        settings.port,
-        mode.value,
-        f", {processes} web processes" if processes > 1 else "",
-    )
-    sandbox = bot_app.container.extras.get("sandbox")
-    if isinstance(sandbox, Sandbox):
-        print(sandbox.banner(), file=sys.stderr, flush=True)
-
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stop.set)
-    if tell_primary is not None:
-        tell_primary(READY)
-        await on_parent_exit(stop.set)
-
     socket_handler = None
-    if role is None and mode is BotMode.SLACK and settings.slack_app_token is not None:
-        from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
-
-        socket_handler = AsyncSocketModeHandler(
-            bot_app.bolt, settings.slack_app_token.get_secret_value()
+    try:
+        if role is None and processes > 1:
+            helpers = Helpers(processes - 1, kick=bot_app.container.outbox.kick)
+            await helpers.start()
+        shared_port = processes > 1 or role is not None
+        site = web.TCPSite(runner, settings.host, settings.port, reuse_port=shared_port or None)
+        try:
+            await site.start()
+        except OSError as exc:
+            raise ListenError(
+                f"cannot listen on {settings.host}:{settings.port}: {exc.strerror or exc}"
+            ) from None
+        logger.info(
+            "listening on http://%s:%s (%s mode%s)",
+            settings.host,
+            settings.port,
+            mode.value,
+            f", {processes} web processes" if processes > 1 else "",
         )
-        await socket_handler.connect_async()  # type: ignore[no-untyped-call]
-        logger.info("connected to Slack in Socket Mode")
+        sandbox = bot_app.container.extras.get("sandbox")
+        if isinstance(sandbox, Sandbox):
+            print(sandbox.banner(), file=sys.stderr, flush=True)
 
-    await stop.wait()
-    logger.info("shutting down")
-    if socket_handler is not None:
-        await socket_handler.close_async()  # type: ignore[no-untyped-call]
-    if helpers is not None:
-        await helpers.stop()
-    await runner.cleanup()
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, stop.set)
+        if role is not None and tell_primary is not None:
+            tell_primary(READY + str(role.index).encode())
+            await on_parent_exit(stop.set)
+
+        if role is None and mode is BotMode.SLACK and settings.slack_app_token is not None:
+            from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
+
+            socket_handler = AsyncSocketModeHandler(
+                bot_app.bolt, settings.slack_app_token.get_secret_value()
+            )
+            await socket_handler.connect_async()  # type: ignore[no-untyped-call]
+            logger.info("connected to Slack in Socket Mode")
+
+        await stop.wait()
+        logger.info("shutting down")
+    finally:
+        if socket_handler is not None:
+            await socket_handler.close_async()  # type: ignore[no-untyped-call]
+        if helpers is not None:
+            await helpers.stop()
+        await runner.cleanup()
 
 
 def main() -> int:
     try:
         asyncio.run(_serve())
-    except (ConfigError, RoutingConfigError) as exc:
+    except (ConfigError, RoutingConfigError, HelperStartError, ListenError) as exc:
         print(f"finance-handoff-bot cannot start:\n{exc}", file=sys.stderr)
         return 2
     return 0

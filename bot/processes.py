@@ -30,6 +30,7 @@ __all__ = [
     "KICK_PORT_ENV",
     "READY",
     "HelperRole",
+    "HelperStartError",
     "Helpers",
     "KickSender",
     "helper_role",
@@ -73,6 +74,10 @@ class KickSender:
             self._socket.sendto(message, self._address)
 
 
+class HelperStartError(RuntimeError):
+    """A helper process exited before it listened (a taken port, a bad setting)."""
+
+
 class _Listener(asyncio.DatagramProtocol):
     def __init__(self, helpers: Helpers) -> None:
         self._helpers = helpers
@@ -80,9 +85,9 @@ class _Listener(asyncio.DatagramProtocol):
     def datagram_received(self, data: bytes, addr: tuple[str | object, int]) -> None:
         if data == KICK:
             self._helpers.kick()
-        elif data.startswith(READY):
-            self._helpers.ready_count += 1
-            self._helpers.ready.set()
+        elif data.startswith(READY) and data[len(READY) :].isdigit():
+            self._helpers.listening.add(int(data[len(READY) :]))
+            self._helpers.changed.set()
 
 
 class Helpers:
@@ -91,8 +96,10 @@ class Helpers:
     def __init__(self, count: int, *, kick: Callable[[], None]) -> None:
         self.count = count
         self.kick = kick
-        self.ready_count = 0
-        self.ready = asyncio.Event()
+        self.listening: set[int] = set()  # helpers that have listened at least once
+        self.changed = asyncio.Event()
+        self._failed: tuple[int, int | None] | None = None  # (helper, exit code) at start-up
+        self._starting = True
         self._port = 0
         self._transport: asyncio.DatagramTransport | None = None
         self._processes: dict[int, asyncio.subprocess.Process] = {}
@@ -100,7 +107,11 @@ class Helpers:
         self._stopping = False
 
     async def start(self, *, within: float = 30.0) -> None:
-        """Listen for helpers, start them and wait until each one listens (or ``within`` s)."""
+        """Start the helpers and wait until each one listens.
+
+        Raises HelperStartError when one exits first; after ``within`` seconds the primary goes on
+        with the helpers it has (the others keep being restarted).
+        """
         loop = asyncio.get_running_loop()
         transport, _ = await loop.create_datagram_endpoint(
             lambda: _Listener(self), local_addr=("127.0.0.1", 0)
@@ -112,15 +123,23 @@ class Helpers:
         ]
         try:
             async with asyncio.timeout(within):
-                while self.ready_count < self.count:
-                    self.ready.clear()
-                    await self.ready.wait()
+                while len(self.listening) < self.count and self._failed is None:
+                    self.changed.clear()
+                    await self.changed.wait()
         except TimeoutError:
             logger.error(
                 "%d of %d web helper process(es) listening after %.0f s; going on without the rest",
-                self.ready_count,
+                len(self.listening),
                 self.count,
                 within,
+            )
+        finally:
+            self._starting = False
+        if self._failed is not None:
+            index, code = self._failed
+            await self.stop()
+            raise HelperStartError(
+                f"web helper {index} exited with {code} before it listened (its log is above)"
             )
 
     async def _spawn(self, index: int) -> asyncio.subprocess.Process:
@@ -135,6 +154,10 @@ class Helpers:
             self._processes[index] = process
             code = await process.wait()
             if self._stopping:
+                return
+            if self._starting and index not in self.listening:
+                self._failed = (index, code)
+                self.changed.set()
                 return
             logger.error("web helper %d exited with %s; restarting it", index, code)
             await asyncio.sleep(RESTART_DELAY_SECONDS)

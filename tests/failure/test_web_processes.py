@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
+import socket
 import time
 import uuid
 from functools import partial
@@ -144,3 +145,18 @@ async def test_helpers_stop_with_the_primary_and_die_with_it(stack: Stack) -> No
     )
     # The port is free again: a new primary starts on it.
     await bot.start_healthy()
+
+
+async def test_a_taken_port_stops_the_start_with_a_clear_error(stack: Stack) -> None:
+    bot = stack.bot("bot", WEB_PROCESSES="2")
+    with socket.socket() as taken:  # another program holds the port, without SO_REUSEPORT
+        taken.bind(("127.0.0.1", bot.port))
+        taken.listen()
+        await bot.start()
+        began = time.monotonic()
+        await eventually(lambda: not bot.running, timeout=20, what="the bot to give up")
+    assert time.monotonic() - began < 15  # well before the 30 s start-up wait for helpers
+    log = bot.log_path.read_text(encoding="utf-8")
+    assert "finance-handoff-bot cannot start" in log, log[-2000:]
+    assert "before it listened" in log or "cannot listen on" in log, log[-2000:]
+    assert bot.pid is not None and children(bot.pid) == []
