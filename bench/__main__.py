@@ -74,16 +74,23 @@ def markdown(results: dict[str, Any]) -> str:
     intake = results.get("intake")
     if intake:
         ceiling = intake["ceiling"]
+        processes = intake.get("web_processes", 1)
         rows.append(
-            f"| intake ceiling (bare aiohttp 202, {intake['senders']} senders) "
-            f"| {ceiling['requests_per_second']:,.0f} req/s, {_ms(ceiling)} | — |"
+            f"| intake ceiling (bare aiohttp 202, {processes} processes, {intake['senders']} "
+            f"senders) | {ceiling['requests_per_second']:,.0f} req/s, {_ms(ceiling)} | — |"
         )
         for backend in ("sqlite", "postgresql"):
             if backend in intake:
                 f = intake[backend]
+                stored = (
+                    f"; {f['accepted']:,} accepted, {f['stored']:,} stored, {f['lost']} lost"
+                    if "stored" in f
+                    else ""
+                )
                 rows.append(
-                    f"| intake, {backend} | {f['requests_per_second']:,.0f} handoffs/s, {_ms(f)}; "
-                    f"**{f['ratio_to_ceiling']:.3f} × ceiling** | ≥ 0.5 × ceiling |"
+                    f"| intake, {backend} ({processes} web processes) "
+                    f"| {f['requests_per_second']:,.0f} handoffs/s, {_ms(f)}; "
+                    f"**{f['ratio_to_ceiling']:.3f} × ceiling**{stored} | ≥ 0.5 × ceiling |"
                 )
     ack = results.get("ack")
     if ack:
