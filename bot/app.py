@@ -11,13 +11,18 @@ from typing import Any
 
 import httpx
 from aiohttp import web
-from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
 from slack_bolt.async_app import AsyncApp
 
 from blocks.audit import thread_note
 from bot.container import Container, build_slack_client, utc_now
-from bot.scheduler import build_scheduler, start_scheduler, stop_scheduler, wire_follow_ups
+from bot.scheduler import (
+    BotScheduler,
+    build_scheduler,
+    start_scheduler,
+    stop_scheduler,
+    wire_follow_ups,
+)
 from bot.settings import BotMode, Settings
 from handlers import actions, commands, dialnexa, errors, health, plisio_callback, views
 from handlers import home as home_tab
@@ -58,7 +63,7 @@ class BotApp:
     container: Container
     workers: list[Worker] = field(default_factory=list)
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
-    scheduler: AsyncIOScheduler | None = None  # reminders and digests, when workers run
+    scheduler: BotScheduler | None = None  # reminders and digests, when workers run
 
 
 def _secret(value: object) -> str:
@@ -198,7 +203,7 @@ def build_app(
 
     async def on_cleanup(_app: web.Application) -> None:
         if bot_app.scheduler is not None:
-            stop_scheduler(bot_app.scheduler)
+            await stop_scheduler(bot_app.scheduler)
         for task in bot_app.tasks:
             task.cancel()
         await asyncio.gather(*bot_app.tasks, return_exceptions=True)

@@ -7,8 +7,11 @@ number of handoffs, and every replica may run them: the claims in the database d
 
 from __future__ import annotations
 
+import asyncio
 import logging
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
+from typing import Any
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.interval import IntervalTrigger
@@ -23,6 +26,7 @@ from services.routing import RoutingConfig
 __all__ = [
     "DIGEST_JOB",
     "REMINDER_JOB",
+    "BotScheduler",
     "build_scheduler",
     "start_scheduler",
     "stop_scheduler",
@@ -61,14 +65,40 @@ def wire_follow_ups(container: Container) -> None:
     c.home = HomeTab(c)
 
 
-def build_scheduler(container: Container) -> AsyncIOScheduler:
+class BotScheduler(AsyncIOScheduler):  # type: ignore[misc]  # APScheduler 3 has no types
+    """APScheduler's asyncio scheduler, knowing which job runs are in flight.
+
+    Shutting down cancels and awaits them, so a pass never outlives the database it uses (a
+    pass half-way through opening a connection when the pool is disposed can hang the loop).
+    """
+
+    def __init__(self, **options: Any) -> None:
+        super().__init__(**options)
+        self.job_tasks: set[asyncio.Task[Any]] = set()
+
+    def tracked(self, job: Callable[[], Awaitable[object]]) -> Callable[[], Awaitable[None]]:
+        async def run() -> None:
+            task = asyncio.current_task()
+            if task is not None:
+                self.job_tasks.add(task)
+            try:
+                await job()
+            finally:
+                if task is not None:
+                    self.job_tasks.discard(task)
+
+        run.__name__ = getattr(job, "__name__", "job")
+        return run
+
+
+def build_scheduler(container: Container) -> BotScheduler:
     """A scheduler (not started) holding the reminder job and, when enabled, the digest job."""
     reminders = container.reminders
     if reminders is None:
         raise RuntimeError("wire_follow_ups(container) must run before build_scheduler")
-    scheduler = AsyncIOScheduler(timezone=UTC)
+    scheduler = BotScheduler(timezone=UTC)
     scheduler.add_job(
-        reminders.tick,
+        scheduler.tracked(reminders.tick),
         IntervalTrigger(seconds=container.settings.reminder_poll_seconds, timezone=UTC),
         id=REMINDER_JOB,
         # Run right away too: a reminder that fell due while the bot was down goes out now.
@@ -80,7 +110,7 @@ def build_scheduler(container: Container) -> AsyncIOScheduler:
     digest, config = container.digest, container.routing.digest
     if digest is not None and config.enabled:
         scheduler.add_job(
-            digest.tick,
+            scheduler.tracked(digest.tick),
             crontab_trigger(config.cron, config.timezone),
             id=DIGEST_JOB,
             max_instances=1,
@@ -96,7 +126,10 @@ def start_scheduler(scheduler: AsyncIOScheduler) -> None:
     logger.info("scheduler started", extra={"jobs": [job.id for job in scheduler.get_jobs()]})
 
 
-def stop_scheduler(scheduler: AsyncIOScheduler) -> None:
-    """Stop without waiting for a running pass (its claims are safe to abandon)."""
+async def stop_scheduler(scheduler: BotScheduler) -> None:
+    """Stop, cancelling a running pass (its claims are safe to abandon) and waiting for it."""
     if scheduler.running:
         scheduler.shutdown(wait=False)
+    for task in scheduler.job_tasks:
+        task.cancel()
+    await asyncio.gather(*scheduler.job_tasks, return_exceptions=True)
