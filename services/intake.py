@@ -224,8 +224,9 @@ class HandoffIntake:
     Concurrent deliveries share transactions (group commit): each request prepares its rows,
     queues them and waits; one writer task takes everything queued, inserts it in a single
     transaction and answers every waiter once that transaction has committed. A caller is told
-    "stored" only after its rows are durable, and one fsync covers the whole batch, so throughput
-    grows with concurrency instead of queueing on the database's write lock.
+    "stored" only after its transaction has committed, and one commit (one WAL flush on
+    PostgreSQL) covers the whole batch, so throughput grows with concurrency instead of queueing
+    on the database's write lock.
     """
 
     def __init__(
