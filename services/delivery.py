@@ -31,6 +31,7 @@ from services.directory import SlackDirectory
 from services.handoffs import HandoffService
 from services.outbox import ClaimedItem, Outbox
 from services.plisio import InvoiceLookup, Operation, PlisioClient, PlisioError
+from services.slack_history import find_posted
 from services.states import HandoffStatus
 
 __all__ = ["ChannelPacer", "Delivery", "RateLimited", "invoice_description"]
@@ -39,7 +40,6 @@ logger = logging.getLogger(__name__)
 
 METADATA_EVENT = "finance_handoff"
 INVOICE_ATTEMPTS = 4  # automatic tries before the handoff shows Retry
-HISTORY_LOOKBACK = timedelta(hours=6)
 # Slack errors that no retry will fix for that channel.
 UNPOSTABLE = frozenset({"channel_not_found", "not_in_channel", "is_archived", "restricted_action"})
 # Pacing of handoff posts, per channel (Slack allows about one a second, short bursts tolerated).
@@ -346,33 +346,15 @@ class Delivery:
         self, card: HandoffCard, thread_ts: str | None = None
     ) -> tuple[str, str] | None:
         """A message an earlier, interrupted try may already have posted."""
-        oldest = (self.clock() - HISTORY_LOOKBACK).timestamp()
-        try:
-            if thread_ts:
-                response = await self.slack.conversations_replies(
-                    channel=card.channel, ts=thread_ts, include_all_metadata=True, limit=200
-                )
-            else:
-                response = await self.slack.conversations_history(
-                    channel=card.channel,
-                    oldest=f"{oldest:.6f}",
-                    include_all_metadata=True,
-                    limit=200,
-                )
-        except SlackApiError:
-            logger.warning(
-                "could not read channel history; posting", extra={"handoff_id": card.handoff_id}
-            )
-            return None
-        for message in response.get("messages") or []:
-            metadata = message.get("metadata") or {}
-            payload = metadata.get("event_payload") or {}
-            if (
-                metadata.get("event_type") == METADATA_EVENT
-                and payload.get("handoff_id") == card.handoff_id
-            ):
-                return str(response.get("channel") or card.channel), str(message["ts"])
-        return None
+        return await find_posted(
+            self.slack,
+            card.channel,
+            event_type=METADATA_EVENT,
+            key=card.handoff_id,
+            field="handoff_id",
+            now=self.clock(),
+            thread_ts=thread_ts,
+        )
 
     async def _record_post(self, handoff_id: str, channel: str, ts: str) -> None:
         now = self.clock()

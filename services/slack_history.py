@@ -23,8 +23,9 @@ async def find_posted(
     key: str,
     now: datetime,
     thread_ts: str | None = None,
+    field: str = "key",
 ) -> tuple[str, str] | None:
-    """(channel, ts) of the message whose metadata is ``event_type`` with this ``key``, or None.
+    """(channel, ts) of the message whose metadata is ``event_type`` with ``field`` = ``key``.
 
     Looks in the thread when ``thread_ts`` is given, else in the last six hours of the channel.
     A history that cannot be read counts as "not posted": the caller posts, which is the lesser
@@ -47,7 +48,7 @@ async def find_posted(
         metadata = message.get("metadata") or {}
         if (
             metadata.get("event_type") == event_type
-            and (metadata.get("event_payload") or {}).get("key") == key
+            and (metadata.get("event_payload") or {}).get(field) == key
         ):
             return str(response.get("channel") or channel), str(message["ts"])
     return None
