@@ -39,6 +39,8 @@ __all__ = ["ChannelPacer", "Delivery", "RateLimited", "invoice_description"]
 logger = logging.getLogger(__name__)
 
 METADATA_EVENT = "finance_handoff"
+# Thread notes that must appear once even across retries carry this, with a key.
+NOTE_EVENT = "finance_handoff_note"
 INVOICE_ATTEMPTS = 4  # automatic tries before the handoff shows Retry
 # Slack errors that no retry will fix for that channel.
 UNPOSTABLE = frozenset({"channel_not_found", "not_in_channel", "is_archived", "restricted_action"})
@@ -375,11 +377,23 @@ class Delivery:
                     )
                 )
 
-    async def refresh(self, handoff_id: str, *, note: dict[str, Any] | None = None) -> None:
-        """Bring the channel message up to date, and add a thread note if given."""
+    async def refresh(
+        self,
+        handoff_id: str,
+        *,
+        note: dict[str, Any] | None = None,
+        note_key: str | None = None,
+        unless_noted: bool = False,
+    ) -> bool:
+        """Bring the channel message up to date and add a thread note if given.
+
+        A note with a ``note_key`` carries it as metadata; with ``unless_noted`` the thread is
+        read first and a note with that key already there is not posted again. Returns False
+        when the note could not be posted (the message update is best effort either way).
+        """
         card = await self.handoffs.card(handoff_id)
         if card is None or not card.message_ts:
-            return
+            return True
         message = handoff_message(card, now=self.clock())
         try:
             await self.slack.chat_update(
@@ -388,17 +402,38 @@ class Delivery:
                 text=message["text"],
                 blocks=message["blocks"],
             )
-            if note is not None:
-                await self.slack.chat_postMessage(
-                    channel=card.channel,
-                    thread_ts=card.message_ts,
-                    text=note["text"],
-                    blocks=note["blocks"],
-                )
         except SlackApiError:
             logger.exception(
                 "could not update the handoff message", extra={"handoff_id": handoff_id}
             )
+        if note is None:
+            return True
+        if unless_noted and note_key is not None:
+            found = await find_posted(
+                self.slack,
+                card.channel,
+                event_type=NOTE_EVENT,
+                key=note_key,
+                now=self.clock(),
+                thread_ts=card.message_ts,
+            )
+            if found is not None:
+                return True
+        metadata = (
+            {"event_type": NOTE_EVENT, "event_payload": {"key": note_key}} if note_key else None
+        )
+        try:
+            await self.slack.chat_postMessage(
+                channel=card.channel,
+                thread_ts=card.message_ts,
+                text=note["text"],
+                blocks=note["blocks"],
+                metadata=metadata,
+            )
+        except SlackApiError:
+            logger.exception("could not post a thread note", extra={"handoff_id": handoff_id})
+            return False
+        return True
 
     # ---- invoices ------------------------------------------------------------------------
 
@@ -417,13 +452,24 @@ class Delivery:
             await self.outbox.give_up(item.id, "handoff or invoice row missing")
             return
         if invoice.txn_id:
-            await self._invoice_created(
+            noted = await self._invoice_created(
                 card, invoice.order_number, invoice.txn_id, invoice.invoice_url, invoice.status
             )
             if item.attempts > 1:
-                # An earlier try recorded the invoice and may have died before showing it.
-                await self.refresh(card.handoff_id)
-            await self.outbox.complete(item.id)
+                # An earlier try recorded the invoice and may have died (or met a Slack error)
+                # before showing it: update the message and add the note unless it is there.
+                noted = await self.refresh(
+                    card.handoff_id,
+                    note=thread_note(
+                        "invoice_created",
+                        "plisio",
+                        invoice.updated_at,
+                        detail=invoice.invoice_url or invoice.txn_id,
+                    ),
+                    note_key=_invoice_note_key(card.handoff_id),
+                    unless_noted=True,
+                )
+            await self._finish_invoice_item(item, noted)
             return
         try:
             existing: list[Operation] = []
@@ -432,7 +478,7 @@ class Delivery:
                 existing = await self.plisio.find_by_order_number(invoice.order_number)
             if existing:
                 op = existing[0]
-                await self._invoice_created(
+                noted = await self._invoice_created(
                     card, invoice.order_number, op.id, op.invoice_url, op.status
                 )
             else:
@@ -447,17 +493,29 @@ class Delivery:
                     email=invoice.email,
                     callback_url=f"{self.public_url}/plisio/callback?json=true",
                 )
-                await self._invoice_created(
+                noted = await self._invoice_created(
                     card, invoice.order_number, created.txn_id, created.invoice_url, "new"
                 )
         except PlisioError as exc:
             await self._invoice_failed(item, card, invoice.order_number, exc)
             return
-        await self.outbox.complete(item.id)
+        await self._finish_invoice_item(item, noted)
+
+    async def _finish_invoice_item(self, item: ClaimedItem, noted: bool) -> None:
+        """Done once the invoice note is in the thread; else try the note again later."""
+        if noted:
+            await self.outbox.complete(item.id)
+        else:
+            await self.outbox.retry_later(
+                item.id,
+                "invoice created; its thread note is not posted yet",
+                _backoff(item.attempts),
+            )
 
     async def _invoice_created(
         self, card: HandoffCard, order_number: str, txn_id: str, url: str | None, status: str
-    ) -> None:
+    ) -> bool:
+        """Record the invoice; the first time, show it. False if its thread note failed."""
         now = self.clock()
         async with self.db.sessions() as session, session.begin():
             await session.execute(
@@ -491,11 +549,13 @@ class Delivery:
                         detail={"txn_id": txn_id, "url": url},
                     )
                 )
-        if moved.rowcount == 1:  # type: ignore[attr-defined]
-            await self.refresh(
-                card.handoff_id,
-                note=thread_note("invoice_created", "plisio", now, detail=url or txn_id),
-            )
+        if moved.rowcount != 1:  # type: ignore[attr-defined]
+            return True  # recorded by an earlier try, which showed it (or is retried for it)
+        return await self.refresh(
+            card.handoff_id,
+            note=thread_note("invoice_created", "plisio", now, detail=url or txn_id),
+            note_key=_invoice_note_key(card.handoff_id),
+        )
 
     async def _invoice_failed(
         self, item: ClaimedItem, card: HandoffCard, order_number: str, exc: PlisioError
@@ -568,3 +628,7 @@ class Delivery:
             blocks=message["blocks"],
         )
         await self.outbox.complete(item.id)
+
+
+def _invoice_note_key(handoff_id: str) -> str:
+    return f"invoice_created:{handoff_id}"

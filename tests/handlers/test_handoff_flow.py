@@ -12,9 +12,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy import select, update
 
 from blocks.ids import ActionId, BlockId, CallbackId, InputId
 from sandbox.slack_state import Demo
+from services.db.models import OutboxItem
 from services.states import HandoffStatus
 from tests.support.clock import FakeClock
 from tests.support.examples import example
@@ -109,6 +111,61 @@ async def test_approver_approval_creates_one_plisio_invoice(bot: Harness) -> Non
     thread = bot.thread_texts(card)
     assert any("pprov" in t for t in thread)
     assert any(invoice.txn_id in t or "nvoice" in t for t in thread)
+
+
+def invoice_notes(bot: Harness, card: Any) -> list[str]:
+    return [t for t in bot.thread_texts(card) if "Plisio invoice created" in t]
+
+
+async def outbox_left(bot: Harness) -> list[str]:
+    async with bot.deps.db.sessions() as session:
+        rows = await session.scalars(select(OutboxItem.kind).where(OutboxItem.status != "done"))
+        return list(rows.all())
+
+
+async def test_invoice_note_refused_by_slack_is_posted_on_a_later_try_once(
+    bot: Harness, clock: FakeClock
+) -> None:
+    handoff_id = await bot.accept(example("create_invoice"))
+    await bot.click(Demo.APPROVER_1, ActionId.APPROVE, handoff_id)
+    bot.slack.fail_next("chat.postMessage", error="fatal_error")  # the invoice note
+
+    await bot.drain()
+    card = await bot.card(handoff_id)
+    assert card.status is HandoffStatus.INVOICED
+    assert invoice_notes(bot, card) == []
+    assert await outbox_left(bot) == ["create_invoice"]  # kept until the note is there
+
+    clock.advance(minutes=1)
+    await bot.drain()
+    clock.advance(minutes=10)
+    await bot.drain()
+    invoice = bot.plisio.invoices_for_order("dnx_call_INV2041")
+    assert len(invoice) == 1
+    assert len(invoice_notes(bot, card)) == 1
+    assert invoice[0].invoice_url in invoice_notes(bot, card)[0]
+    assert await outbox_left(bot) == []
+
+
+async def test_a_rerun_after_the_invoice_note_does_not_repeat_it(bot: Harness) -> None:
+    handoff_id = await bot.accept(example("create_invoice"))
+    await bot.click(Demo.APPROVER_1, ActionId.APPROVE, handoff_id)
+    await bot.drain()
+    card = await bot.card(handoff_id)
+    assert len(invoice_notes(bot, card)) == 1
+    # The process died after posting the note but before marking the work done.
+    async with bot.deps.db.sessions() as session, session.begin():
+        await session.execute(
+            update(OutboxItem)
+            .where(OutboxItem.kind == "create_invoice")
+            .values(status="pending", done_at=None, locked_until=None)
+        )
+
+    await bot.drain()
+
+    assert len(invoice_notes(bot, card)) == 1
+    assert len(bot.plisio.invoices_for_order("dnx_call_INV2041")) == 1
+    assert await outbox_left(bot) == []
 
 
 async def test_outsider_cannot_approve_and_nothing_changes(bot: Harness) -> None:
