@@ -6,10 +6,11 @@ import asyncio
 import logging
 import signal
 import sys
+from collections.abc import Callable
 
 from aiohttp import web
 
-from bot.app import build_app
+from bot.app import BotApp, build_app
 from bot.logging_setup import configure_logging
 from bot.processes import (
     READY,
@@ -17,7 +18,7 @@ from bot.processes import (
     HelperStartError,
     KickSender,
     helper_role,
-    on_parent_exit,
+    watch_primary,
 )
 from bot.settings import BotMode, ConfigError, load_settings
 from sandbox.mount import Sandbox
@@ -28,6 +29,13 @@ logger = logging.getLogger("bot")
 
 class ListenError(RuntimeError):
     """The web server could not open its port (taken by another program, say)."""
+
+
+def _ready(bot_app: BotApp) -> Callable[[], None]:
+    def mark() -> None:
+        bot_app.readiness.starting = False
+
+    return mark
 
 
 async def _serve() -> None:
@@ -50,12 +58,20 @@ async def _serve() -> None:
     await runner.setup()
     helpers = None
     socket_handler = None
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
     try:
         if role is None and processes > 1:
             helpers = Helpers(processes - 1, kick=bot_app.container.outbox.kick)
             await helpers.start()
         shared_port = processes > 1 or role is not None
         site = web.TCPSite(runner, settings.host, settings.port, reuse_port=shared_port or None)
+        if role is not None:
+            # Not "ready" until the primary says the group is up; gone when the primary is.
+            bot_app.readiness.starting = True
+            await watch_primary(on_up=_ready(bot_app), on_exit=stop.set)
         try:
             await site.start()
         except OSError as exc:
@@ -73,13 +89,10 @@ async def _serve() -> None:
         if isinstance(sandbox, Sandbox):
             print(sandbox.banner(), file=sys.stderr, flush=True)
 
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            loop.add_signal_handler(sig, stop.set)
         if role is not None and tell_primary is not None:
             tell_primary(READY + str(role.index).encode())
-            await on_parent_exit(stop.set)
+        if helpers is not None:
+            helpers.confirm()
 
         if role is None and mode is BotMode.SLACK and settings.slack_app_token is not None:
             from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler

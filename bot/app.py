@@ -64,6 +64,7 @@ class BotApp:
     workers: list[Worker] = field(default_factory=list)
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
     scheduler: BotScheduler | None = None  # reminders and digests, when workers run
+    readiness: health.Readiness = field(default_factory=health.Readiness)
 
 
 def _secret(value: object) -> str:
@@ -171,7 +172,8 @@ def build_app(
     dialnexa.register(
         web_app, intake, _secret(settings.dialnexa_webhook_secret), on_accepted=outbox.kick
     )
-    health.register(web_app, db, mode=mode.value)
+    readiness = health.Readiness()
+    health.register(web_app, db, mode=mode.value, readiness=readiness)
     payments = PaymentUpdates(db, clock=clock)
 
     async def show_payment(result: PaymentResult) -> None:
@@ -189,7 +191,7 @@ def build_app(
         web_app, payments, _secret(settings.plisio_secret_key), on_applied=show_payment
     )
 
-    bot_app = BotApp(web=web_app, bolt=bolt, container=container)
+    bot_app = BotApp(web=web_app, bolt=bolt, container=container, readiness=readiness)
     bot_app.workers.append(lambda c: c.delivery.run_forever())
 
     async def on_startup(_app: web.Application) -> None:

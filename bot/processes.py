@@ -8,8 +8,10 @@ so Slack still sees one poster keeping one pace per channel.
 
 - A helper that queues outbox work (a stored handoff, an approval) sends the primary a one-byte
   datagram on loopback, so the poster starts at once rather than at its next poll.
-- A helper reports "listening" the same way; the primary opens its own socket, and so reports
-  healthy, once every helper listens (or a start-up timeout passes).
+- A helper reports "listening" the same way; the primary opens its own socket once every helper
+  listens (or a start-up timeout passes), then writes "up" to each helper's stdin. Until then a
+  helper's ``/healthz`` answers 503 "starting", so a 200 from any process means the whole
+  group is up.
 - The primary holds the write end of each helper's stdin: when the primary ends, even by SIGKILL,
   the pipe closes and the helper shuts down. The primary restarts a helper that dies.
 """
@@ -34,7 +36,7 @@ __all__ = [
     "Helpers",
     "KickSender",
     "helper_role",
-    "on_parent_exit",
+    "watch_primary",
 ]
 
 logger = logging.getLogger(__name__)
@@ -43,6 +45,7 @@ HELPER_INDEX_ENV = "FHB_HELPER_INDEX"  # set only in helpers: 1, 2, ...
 KICK_PORT_ENV = "FHB_KICK_PORT"  # the primary's loopback datagram port
 KICK = b"k"
 READY = b"r"
+UP = b"up\n"
 RESTART_DELAY_SECONDS = 1.0
 
 
@@ -86,8 +89,11 @@ class _Listener(asyncio.DatagramProtocol):
         if data == KICK:
             self._helpers.kick()
         elif data.startswith(READY) and data[len(READY) :].isdigit():
-            self._helpers.listening.add(int(data[len(READY) :]))
+            index = int(data[len(READY) :])
+            self._helpers.listening.add(index)
             self._helpers.changed.set()
+            if not self._helpers.starting:
+                self._helpers.confirm(index)  # a replacement joins a group already up
 
 
 class Helpers:
@@ -99,7 +105,7 @@ class Helpers:
         self.listening: set[int] = set()  # helpers that have listened at least once
         self.changed = asyncio.Event()
         self._failed: tuple[int, int | None] | None = None  # (helper, exit code) at start-up
-        self._starting = True
+        self.starting = True  # until start() returns
         self._port = 0
         self._transport: asyncio.DatagramTransport | None = None
         self._processes: dict[int, asyncio.subprocess.Process] = {}
@@ -134,13 +140,21 @@ class Helpers:
                 within,
             )
         finally:
-            self._starting = False
+            self.starting = False
         if self._failed is not None:
             index, code = self._failed
             await self.stop()
             raise HelperStartError(
                 f"web helper {index} exited with {code} before it listened (its log is above)"
             )
+
+    def confirm(self, index: int | None = None) -> None:
+        """Tell a listening helper (or every one) that the group is up: it reports ready."""
+        for number, process in self._processes.items():
+            wanted = (index is None or number == index) and number in self.listening
+            if wanted and process.stdin is not None and process.returncode is None:
+                with contextlib.suppress(ConnectionError, RuntimeError):
+                    process.stdin.write(UP)
 
     async def _spawn(self, index: int) -> asyncio.subprocess.Process:
         env = dict(os.environ) | {HELPER_INDEX_ENV: str(index), KICK_PORT_ENV: str(self._port)}
@@ -155,7 +169,7 @@ class Helpers:
             code = await process.wait()
             if self._stopping:
                 return
-            if self._starting and index not in self.listening:
+            if self.starting and index not in self.listening:
                 self._failed = (index, code)
                 self.changed.set()
                 return
@@ -190,14 +204,19 @@ class Helpers:
 
 
 class _ParentWatch(asyncio.Protocol):
-    def __init__(self, on_exit: Callable[[], None]) -> None:
+    def __init__(self, on_up: Callable[[], None], on_exit: Callable[[], None]) -> None:
+        self._on_up = on_up
         self._on_exit = on_exit
+
+    def data_received(self, data: bytes) -> None:
+        if UP.strip() in data:
+            self._on_up()
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._on_exit()
 
 
-async def on_parent_exit(on_exit: Callable[[], None]) -> None:
-    """Call ``on_exit`` when stdin (the primary's pipe) closes: the primary is gone."""
+async def watch_primary(*, on_up: Callable[[], None], on_exit: Callable[[], None]) -> None:
+    """Follow the primary through stdin: "up" once the group is up, and its end (EOF)."""
     loop = asyncio.get_running_loop()
-    await loop.connect_read_pipe(lambda: _ParentWatch(on_exit), sys.stdin)
+    await loop.connect_read_pipe(lambda: _ParentWatch(on_up, on_exit), sys.stdin)

@@ -199,3 +199,13 @@ async def test_health_reports_database(bot: Harness) -> None:
     assert response.status == 200
     body = await response.json()
     assert body["database"]["reachable"] is True
+
+
+async def test_health_says_starting_until_the_process_group_is_up(bot: Harness) -> None:
+    # A web helper (WEB_PROCESSES) reports ready only once its primary says the group is up.
+    bot.bot.readiness.starting = True
+    response = await bot.client.get("/healthz")
+    assert response.status == 503
+    assert (await response.json())["status"] == "starting"
+    bot.bot.readiness.starting = False
+    assert (await bot.client.get("/healthz")).status == 200
