@@ -29,7 +29,7 @@ from services.db.engine import Database, DatabaseUnavailable, is_unavailable
 from services.db.models import AuditEntry, HandoffRow, OutboxItem
 from services.digest import post_at
 from services.handoff_model import Handoff
-from services.redaction import redact_handoff
+from services.redaction import RedactedHandoff, redact_handoff
 from services.routing import RouteDecision, RoutingConfig, decide
 from services.signing import SignatureError, verify
 from services.states import HandoffStatus
@@ -268,11 +268,13 @@ class HandoffIntake:
         now = self._clock()
         decision = decide(cleaned.handoff, routing, now=now, sensitive_found=bool(cleaned.found))
         row = _handoff_values(
-            cleaned.handoff, decision, now, routing.reminders.heads_up_before_minutes
+            cleaned,
+            decision,
+            now,
+            routing.reminders.heads_up_before_minutes,
+            kind=kind,
+            requested_by=requested_by,
         )
-        row["redacted"] = sorted(c.value for c in cleaned.found)
-        row["kind"] = kind
-        row["requested_by"] = requested_by
         outbox = {
             "handoff_id": row["id"],
             "kind": "post_handoff",
@@ -428,9 +430,16 @@ def _insert_handoffs(sqlite: bool) -> ReturningInsert[tuple[str]]:
 
 
 def _handoff_values(
-    handoff: Handoff, decision: RouteDecision, now: datetime, heads_up_minutes: int
+    cleaned: RedactedHandoff,
+    decision: RouteDecision,
+    now: datetime,
+    heads_up_minutes: int,
+    *,
+    kind: str,
+    requested_by: str | None,
 ) -> dict[str, Any]:
     """The ``handoffs`` row of a cleaned handoff, column by column."""
+    handoff = cleaned.handoff
     customer = handoff.customer
     billing = handoff.billing
     follow_up = handoff.follow_up
@@ -441,7 +450,7 @@ def _handoff_values(
     return {
         "id": uuid.uuid4().hex,
         "call_id": handoff.call_id,
-        "kind": "handoff",
+        "kind": kind,
         "workflow": handoff.effective_workflow.value,
         "urgency": decision.urgency.value,
         "urgent": decision.urgent,
@@ -450,7 +459,7 @@ def _handoff_values(
         "message_ts": None,
         "owner": owner,
         "owner_slack_id": owner if owner and SLACK_USER_ID.match(owner) else None,
-        "requested_by": None,
+        "requested_by": requested_by,
         "deadline": deadline,
         "amount": billing.amount_decimal if billing else None,
         "currency": billing.currency if billing else None,
@@ -460,7 +469,7 @@ def _handoff_values(
         "needs_mapping": decision.needs_mapping,
         "review_flags": [flag.value for flag in decision.review_flags],
         "missing_fields": list(decision.missing_fields),
-        "redacted": [],
+        "redacted": sorted(c.value for c in cleaned.found),
         "payload": payload,
         "resolution": {"urgent_reasons": list(decision.urgent_reasons)},
         "occurred_at": handoff.occurred_at,
