@@ -76,13 +76,21 @@ class BotScheduler(AsyncIOScheduler):  # type: ignore[misc]  # APScheduler 3 has
         super().__init__(**options)
         self.job_tasks: set[asyncio.Task[Any]] = set()
 
-    def tracked(self, job: Callable[[], Awaitable[object]]) -> Callable[[], Awaitable[None]]:
+    def tracked(
+        self, job: Callable[[], Awaitable[object]], *, on_failure: str
+    ) -> Callable[[], Awaitable[None]]:
+        """``job`` as a pass that is tracked and never raises (``on_failure`` is logged)."""
+
         async def run() -> None:
             task = asyncio.current_task()
             if task is not None:
                 self.job_tasks.add(task)
             try:
                 await job()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                logger.exception(on_failure)
             finally:
                 if task is not None:
                     self.job_tasks.discard(task)
@@ -98,7 +106,9 @@ def build_scheduler(container: Container) -> BotScheduler:
         raise RuntimeError("wire_follow_ups(container) must run before build_scheduler")
     scheduler = BotScheduler(timezone=UTC)
     scheduler.add_job(
-        scheduler.tracked(reminders.tick),
+        scheduler.tracked(
+            reminders.run_once, on_failure="reminder pass failed; the next one retries"
+        ),
         IntervalTrigger(seconds=container.settings.reminder_poll_seconds, timezone=UTC),
         id=REMINDER_JOB,
         # Run right away too: a reminder that fell due while the bot was down goes out now.
@@ -110,7 +120,10 @@ def build_scheduler(container: Container) -> BotScheduler:
     digest, config = container.digest, container.routing.digest
     if digest is not None and config.enabled:
         scheduler.add_job(
-            scheduler.tracked(digest.tick),
+            scheduler.tracked(
+                digest.run_once,
+                on_failure="digest run failed; held handoffs go out after the grace period",
+            ),
             crontab_trigger(config.cron, config.timezone),
             id=DIGEST_JOB,
             max_instances=1,

@@ -9,7 +9,6 @@ was down) loses nothing: when the grace period ends the held posts go out on the
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -151,15 +150,6 @@ class DigestService:
     slack: AsyncWebClient
     routing: Callable[[], RoutingConfig]
     clock: Callable[[], datetime]
-
-    async def tick(self) -> None:
-        """The scheduler's cron job, never raising."""
-        try:
-            await self.run_once()
-        except asyncio.CancelledError:
-            raise
-        except Exception:
-            logger.exception("digest run failed; held handoffs go out after the grace period")
 
     async def run_once(self) -> int:
         """Queue one digest per channel with held handoffs; return how many were queued."""

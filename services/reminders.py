@@ -9,7 +9,6 @@ leaves the nudge queued, and two replicas never both claim one step.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -157,15 +156,6 @@ class ReminderService:
         self._clock = clock
         self._batch = batch_size
         self._max_batches = max_batches
-
-    async def tick(self) -> None:
-        """The scheduler's job: one pass, never raising (the next tick tries again)."""
-        try:
-            await self.run_once()
-        except asyncio.CancelledError:
-            raise
-        except Exception:
-            logger.exception("reminder pass failed; the next one retries")
 
     async def run_once(self) -> int:
         """Claim every due step (up to batch_size * max_batches rows); return nudges queued."""

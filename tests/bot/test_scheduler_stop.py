@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from datetime import UTC, datetime
+
+import pytest
 
 from bot.scheduler import BotScheduler, stop_scheduler
 
@@ -20,7 +23,11 @@ async def test_stopping_cancels_a_running_pass_and_waits_for_it() -> None:
         finally:
             cleaned_up.append("released")
 
-    scheduler.add_job(scheduler.tracked(slow_pass), "date", run_date=datetime.now(UTC))
+    scheduler.add_job(
+        scheduler.tracked(slow_pass, on_failure="slow pass failed"),
+        "date",
+        run_date=datetime.now(UTC),
+    )
     scheduler.start()
     await asyncio.wait_for(started.wait(), timeout=5)
     assert len(scheduler.job_tasks) == 1
@@ -30,3 +37,20 @@ async def test_stopping_cancels_a_running_pass_and_waits_for_it() -> None:
     assert cleaned_up == ["released"]
     assert scheduler.job_tasks == set()
     assert not scheduler.running
+
+
+async def test_a_failing_pass_is_logged_and_does_not_raise(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    scheduler = BotScheduler(timezone=UTC)
+
+    async def broken_pass() -> None:
+        raise RuntimeError("database said no")
+
+    run = scheduler.tracked(broken_pass, on_failure="reminder pass failed; the next one retries")
+    with caplog.at_level(logging.ERROR):
+        await run()  # the scheduler's next interval simply tries again
+
+    assert "reminder pass failed; the next one retries" in caplog.text
+    assert "database said no" in caplog.text
+    assert scheduler.job_tasks == set()
