@@ -39,6 +39,23 @@ async def _accepted_and_posted(stack: Stack, call_id: str) -> None:
     assert len(rows) == 1
 
 
+async def _refused_as_busy(stack: Stack, call_id: str, *, waiting_at_least: float) -> None:
+    """The delivery waits out the lock timeout, then hears 503 with Retry-After."""
+    began = time.monotonic()
+    status, answer, retry_after = await stack.dialnexa(stack.bots[0]).send(handoff_payload(call_id))
+    waited = time.monotonic() - began
+    assert status == 503, answer
+    assert answer["error"] == "unavailable"
+    assert retry_after is not None and retry_after >= 1
+    assert waited >= waiting_at_least - 0.5  # it waited for the lock before giving up
+
+
+async def _nothing_stored_then_retry_accepted(stack: Stack, call_id: str) -> None:
+    assert [h for h in await stack.inspector.handoffs() if h.call_id == call_id] == []
+    # DialNexa retries after Retry-After and the handoff goes through, once.
+    await _accepted_and_posted(stack, call_id)
+
+
 async def test_locked_sqlite_answers_503_with_retry_after_then_accepts(stack: Stack) -> None:
     if stack.postgres:
         pytest.skip("SQLite file locking; the PostgreSQL outage has its own test")
@@ -53,20 +70,12 @@ async def test_locked_sqlite_answers_503_with_retry_after_then_accepts(stack: St
     )  # waits out the bot's own writes
     try:
         locker.execute("BEGIN EXCLUSIVE")
-        began = time.monotonic()
-        status, answer, retry_after = await stack.dialnexa(bot).send(handoff_payload(call_id))
-        waited = time.monotonic() - began
-        assert status == 503, answer
-        assert answer["error"] == "unavailable"
-        assert retry_after is not None and retry_after >= 1
-        assert waited >= BUSY_TIMEOUT - 0.5  # it waited for the lock before giving up
+        await _refused_as_busy(stack, call_id, waiting_at_least=BUSY_TIMEOUT)
     finally:
         if locker.in_transaction:
             locker.execute("ROLLBACK")
         locker.close()
-    assert [h for h in await stack.inspector.handoffs() if h.call_id == call_id] == []
-    # DialNexa retries after Retry-After and the handoff goes through, once.
-    await _accepted_and_posted(stack, call_id)
+    await _nothing_stored_then_retry_accepted(stack, call_id)
 
 
 async def test_locked_postgres_table_answers_503_with_retry_after_then_accepts(
@@ -86,18 +95,11 @@ async def test_locked_postgres_table_answers_503_with_retry_after_then_accepts(
             # Someone locks the table by hand (maintenance, a stuck session) past the timeout.
             lock = await conn.begin()
             await conn.execute(text("LOCK TABLE handoffs IN ACCESS EXCLUSIVE MODE"))
-            began = time.monotonic()
-            status, answer, retry_after = await stack.dialnexa(bot).send(handoff_payload(call_id))
-            waited = time.monotonic() - began
+            await _refused_as_busy(stack, call_id, waiting_at_least=LOCK_TIMEOUT)
             await lock.rollback()
     finally:
         await engine.dispose()
-    assert status == 503, answer
-    assert answer["error"] == "unavailable"
-    assert retry_after is not None and retry_after >= 1
-    assert waited >= LOCK_TIMEOUT - 0.5  # it waited for the lock before giving up
-    assert [h for h in await stack.inspector.handoffs() if h.call_id == call_id] == []
-    await _accepted_and_posted(stack, call_id)
+    await _nothing_stored_then_retry_accepted(stack, call_id)
 
 
 async def test_briefly_locked_sqlite_waits_instead_of_refusing(stack: Stack) -> None:
