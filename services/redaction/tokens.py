@@ -1,6 +1,7 @@
-"""Redaction: strip card numbers, bank details and tax identifiers from DialNexa handoffs.
+"""Token detectors: card numbers, bank details and tax identifiers written as tidy tokens.
 
-This runs before a handoff is stored, logged or shown in Slack. A detector finds a candidate by its
+This is the second pass of ``services.redaction`` (after ``clusters``, which reads normalised text
+with loose separators and spoken digits). A detector finds a candidate by its
 shape, confirms it with a python-stdnum checksum where one exists and, where the shape alone is too
 common (a bare 9-digit number may be an invoice id), also needs a context word nearby. Each value
 removed becomes a marker such as ``[card ending 1111]``.
@@ -23,8 +24,7 @@ How text is read:
 Most text holds nothing to remove, so work that cannot find anything is skipped, without changing
 any result: a text with too few digits for any detector comes back as it is, a detector runs only
 on a text with the digits it needs, detectors visit only the tokens where a match can start, and
-context words are looked for only when a candidate needs one. A handoff with nothing to remove is
-returned as it is (it is frozen) rather than copied.
+context words are looked for only when a candidate needs one.
 """
 
 from __future__ import annotations
@@ -32,11 +32,9 @@ from __future__ import annotations
 import re
 from bisect import bisect_left, bisect_right
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass
 from functools import partial
-from typing import Any, Final, NamedTuple
+from typing import Final, NamedTuple
 
-from pydantic import BaseModel
 from stdnum import iban, luhn
 from stdnum.de import idnr as de_idnr
 from stdnum.de import stnr as de_stnr
@@ -64,9 +62,11 @@ from stdnum.us import ssn as us_ssn
 from stdnum.us import tin as us_tin
 from stdnum.util import get_cc_module
 
-from services.handoff_model import Handoff, SensitiveCategory
+from services.handoff_model import SensitiveCategory
+from services.redaction import markers
+from services.redaction.markers import MARKER as _MARKER
 
-__all__ = ["ALWAYS", "Redacted", "RedactedHandoff", "redact_handoff", "redact_text"]
+__all__ = ["ALWAYS", "may_find", "redact_tokens"]
 
 _CARD = SensitiveCategory.CARD_NUMBER
 _BANK = SensitiveCategory.BANK_DETAILS
@@ -75,17 +75,12 @@ _TAX = SensitiveCategory.TAX_IDENTIFIER
 # Removed whatever the handoff's own `sensitive` flags say.
 ALWAYS: Final = frozenset({_CARD, _BANK, _TAX})
 
-_ROUTING_MARKER = "[routing number removed]"
-_ACCOUNT_MARKER = "[bank account removed]"
-_SORT_CODE_MARKER = "[sort code removed]"
-_TAX_MARKER = "[tax ID removed]"
-_VAT_MARKER = "[VAT number removed]"
-_ELLIPSIS = "…"
+_ROUTING_MARKER = markers.ROUTING
+_ACCOUNT_MARKER = markers.ACCOUNT
+_SORT_CODE_MARKER = markers.SORT_CODE
+_TAX_MARKER = markers.TAX
+_VAT_MARKER = markers.VAT
 
-_MARKER = re.compile(
-    r"\[(?:card ending [0-9]{4}|[A-Z]{2} IBAN removed|routing number removed"
-    r"|bank account removed|sort code removed|tax ID removed|VAT number removed)\]"
-)
 # The e-mail look-behind starts a match only at the start of a word, so a long run with no "@"
 # is scanned once rather than from every position inside it (linear time on 8000 characters).
 _OPAQUE = re.compile(
@@ -212,23 +207,6 @@ _TAX_WORDS = re.compile(
 _TAX_CHECKS: Final[Mapping[str, tuple[_Validator, ...]]] = {
     name: checks for name, _, checks in _TAX_KINDS
 }
-
-
-@dataclass(frozen=True, slots=True)
-class Redacted:
-    """Text with sensitive values replaced by markers, and the categories that were removed."""
-
-    text: str
-    found: frozenset[SensitiveCategory]
-
-
-@dataclass(frozen=True, slots=True)
-class RedactedHandoff:
-    """A cleaned copy of a handoff, what was removed from it and which links were hidden."""
-
-    handoff: Handoff
-    found: frozenset[SensitiveCategory]
-    hidden_links: tuple[str, ...]
 
 
 _new_tuple = tuple.__new__
@@ -560,6 +538,10 @@ def _tax_part(text: str) -> bool:
 
 def _find_tax_by_context(view: _View, contexts: _Contexts) -> Iterator[_Hit]:
     tokens, resume = view.tokens, 0
+    # Where the first letter is: "is there a word before this number" is then one comparison,
+    # not a search from the start for every number (quadratic on a long run of digits).
+    letter = _LETTERS.search(view.masked)
+    first_letter = letter.start() if letter is not None else len(view.masked)
     for index in view.numbers:
         if index < resume:
             continue
@@ -577,7 +559,7 @@ def _find_tax_by_context(view: _View, contexts: _Contexts) -> Iterator[_Hit]:
             # A context word before the number holds letters: with none before it ("+1312..."
             # alone in a phone field) there is no word to look for.
             near = None
-            if _digit_count(run) >= 5 and _LETTERS.search(view.masked, 0, token.start):
+            if _digit_count(run) >= 5 and first_letter < token.start:
                 near = contexts.tax.before(token.start)
             if near is not None:
                 distance, match = near
@@ -686,6 +668,56 @@ _PLAN: Final = tuple(
 )
 
 
+# A prefixed VAT number is a run of tokens one space apart, each of ASCII letters, digits, "."
+# and "-", the first starting with its country's letters (a token starts after a character that
+# is not a word character), with five digits in it. Such a run lies inside one chain of words
+# made of those characters, so a text none of whose chains holds five digits and such a start
+# holds no VAT number.
+_VAT_CHAIN = re.compile(r"[A-Za-z0-9.\-]+(?: [A-Za-z0-9.\-]+)*")
+_WORD_HEAD = re.compile(r"(?<!\w)[A-Za-z]{2}")
+
+
+def _may_hold_vat(text: str) -> bool:
+    for chain in _VAT_CHAIN.finditer(text):
+        if sum(map(chain.group().count, "0123456789")) >= 5 and any(
+            head.group().upper() in _VAT_COUNTRIES
+            for head in _WORD_HEAD.finditer(text, chain.start(), chain.end())
+        ):
+            return True
+    return False
+
+
+_SSN_LIKE = re.compile(r"[0-9]{3}-[0-9]{2}-[0-9]{4}")
+# Every routing, sort code and tax context word above starts with one of these (in lower case):
+# a cheap first test, several times faster than the context patterns themselves. Account words
+# ("account" alone is not one: "account number" is) are looked for whole once their hint is seen.
+_CONTEXT_HINT = re.compile(
+    r"\b(?=[a-z])(?:ssn|social|itin|f?ein|employer|ust|umsatzsteuer|steuer|idnr|st\.?-?nr"
+    r"|sire[tn]|tva|nif|cif|nie|dni|partita|p\.?\s?iva|codice|btw|nip|utr|tin|vat|tax"
+    r"|routing|aba|rtn|transit|wir|bank|sort)"
+)
+_ACCOUNT_HINT = re.compile(r"\b(?:acc|a/c|konto|num)")
+
+
+def may_find(text: str) -> bool:
+    """Whether ``redact_tokens`` may find anything in ASCII ``text`` (false: it certainly won't).
+
+    A cheap superset of every detector's needs, for texts with fewer than 13 digits (no card):
+    an IBAN's start, a dashed SSN, a VAT country code followed by five digits, or one of the
+    context words the routing, sort code, account and tax detectors read (searched in the text
+    itself: masking links, addresses and markers only takes words away).
+    """
+    digits = sum(map(text.count, "0123456789"))
+    if digits >= 13 or _IBAN_START.search(text) is not None:
+        return True
+    return digits >= _FEWEST_DIGITS and (
+        _SSN_LIKE.search(text) is not None
+        or _CONTEXT_HINT.search(lowered := text.lower()) is not None
+        or (_ACCOUNT_HINT.search(lowered) is not None and _ACCOUNT_WORDS.search(text) is not None)
+        or _may_hold_vat(text)
+    )
+
+
 def _redact_once(
     text: str, active: frozenset[SensitiveCategory], digits: _Digits
 ) -> tuple[str, frozenset[SensitiveCategory]]:
@@ -723,17 +755,7 @@ def _redact_once(
     return "".join(pieces), frozenset(found)
 
 
-def redact_text(text: str, categories: frozenset[SensitiveCategory] = ALWAYS) -> Redacted:
-    """Replace card numbers, bank details and tax identifiers in ``text`` with markers.
-
-    ``categories`` is unioned with ``ALWAYS``: card numbers, bank details and tax identifiers are
-    never kept, whatever the caller passes. ``PRIVATE_DOCUMENT`` has no text detector; it governs
-    document links in ``redact_handoff``.
-    """
-    return Redacted(*_redact(text, ALWAYS | categories))
-
-
-def _redact(
+def redact_tokens(
     text: str, active: frozenset[SensitiveCategory]
 ) -> tuple[str, frozenset[SensitiveCategory]]:
     digits = _Digits.of(text)
@@ -829,129 +851,3 @@ def _redact_loose(
         position = opaque.end()
     pieces.append(segment(text[position:]))
     return "".join(pieces), frozenset(found)
-
-
-# Free-text and identifier fields, with the contract's maxLength for each.
-_TEXT_FIELDS: Final[tuple[tuple[str | None, str, int], ...]] = (
-    (None, "caller_request", 2000),
-    (None, "findings", 4000),
-    (None, "transcript_excerpt", 8000),
-    ("agent", "id", 128),
-    ("agent", "name", 200),
-    ("customer", "name", 200),
-    ("customer", "account_id", 128),
-    ("customer", "phone", 32),  # free text: a card read out when asked for a phone number
-    ("billing", "invoice_number", 128),
-    ("billing", "payment_id", 128),
-    ("billing", "subscription_id", 128),
-    ("billing", "refund_reason", 1000),
-    ("billing", "dispute_reason", 1000),
-    ("billing", "credit_request", 1000),
-    ("follow_up", "escalation_reason", 1000),
-    ("follow_up", "next_step", 1000),
-    ("follow_up", "finance_owner", 254),
-    ("affected_record", "id", 128),
-    ("affected_record", "system", 64),
-    ("affected_record", "object", 64),
-)
-# Hidden when the handoff flags private_document: the call itself is the private document.
-_DOCUMENT_FIELDS: Final[tuple[tuple[str | None, str], ...]] = (
-    ("links", "transcript_url"),
-    ("links", "recording_url"),
-    ("affected_record", "url"),
-    (None, "transcript_excerpt"),
-)
-
-
-def _section(data: dict[str, Any], name: str | None) -> dict[str, Any] | None:
-    if name is None:
-        return data
-    section = data.get(name)
-    return section if isinstance(section, dict) else None
-
-
-def _fit(text: str, limit: int) -> str:
-    """Cut ``text`` to ``limit`` characters with an ellipsis, never through a marker."""
-    if len(text) <= limit:
-        return text
-    cut = limit - len(_ELLIPSIS)
-    for marker in _MARKER.finditer(text):
-        if marker.start() < cut < marker.end():
-            cut = marker.start()
-    return text[:cut] + _ELLIPSIS
-
-
-def _redact_field(
-    value: str, limit: int, active: frozenset[SensitiveCategory]
-) -> tuple[str, set[SensitiveCategory]]:
-    found: set[SensitiveCategory] = set()
-    # Markers can be longer than what they replace, and cutting to fit could in principle leave a
-    # new match at the cut, so alternate until both hold; each round removes digits or characters.
-    while True:
-        redacted, redacted_found = _redact(value, active)
-        found |= redacted_found
-        fitted = _fit(redacted, limit)
-        if fitted == value:
-            return value, found
-        value = fitted
-
-
-def _model_section(handoff: Handoff, name: str | None) -> BaseModel | None:
-    """A section of ``handoff`` if it is set to one (as ``model_dump(exclude_unset=True)`` has it)."""
-    if name is None:
-        return handoff
-    section = getattr(handoff, name) if name in handoff.model_fields_set else None
-    return section if isinstance(section, BaseModel) else None
-
-
-def redact_handoff(handoff: Handoff) -> RedactedHandoff:
-    """Return a copy of ``handoff`` safe to store, log and show, with what was removed.
-
-    When nothing had to be removed the "copy" is ``handoff`` itself: the model is frozen.
-    """
-    flags = frozenset(handoff.sensitive.categories) if handoff.sensitive else frozenset()
-    active = ALWAYS | flags
-    found: set[SensitiveCategory] = set()
-    hidden: list[str] = []
-    # Fields read from the model as they are set on it; the copy is built only when one changes.
-    removed: list[tuple[str | None, str]] = []
-    replaced: dict[tuple[str | None, str], str] = {}
-
-    if SensitiveCategory.PRIVATE_DOCUMENT in flags:
-        for section_name, name in _DOCUMENT_FIELDS:
-            section = _model_section(handoff, section_name)
-            if section is not None and name in section.model_fields_set:
-                removed.append((section_name, name))  # dropped even when set to null
-                if getattr(section, name) is not None:
-                    hidden.append(f"{section_name}.{name}" if section_name else name)
-        if hidden:
-            found.add(SensitiveCategory.PRIVATE_DOCUMENT)
-
-    for section_name, name, limit in _TEXT_FIELDS:
-        section = _model_section(handoff, section_name)
-        if section is None or name not in section.model_fields_set:
-            continue
-        value = getattr(section, name)
-        if (section_name, name) not in removed and isinstance(value, str):
-            cleaned, field_found = _redact_field(value, limit, active)
-            found |= field_found
-            if cleaned != value:
-                replaced[section_name, name] = cleaned
-
-    if not removed and not replaced:
-        # Nothing to take out. Handoff is a frozen model, so the original serves as its own copy;
-        # dumping and validating it again would only build an equal object at some cost.
-        return RedactedHandoff(handoff=handoff, found=frozenset(found), hidden_links=())
-
-    data = handoff.model_dump(exclude_unset=True)
-    for section_name, name in removed:
-        if (data_section := _section(data, section_name)) is not None:
-            data_section.pop(name, None)
-    for (section_name, name), cleaned in replaced.items():
-        if (data_section := _section(data, section_name)) is not None:
-            data_section[name] = cleaned
-    return RedactedHandoff(
-        handoff=Handoff.model_validate(data),
-        found=frozenset(found),
-        hidden_links=tuple(hidden),
-    )
