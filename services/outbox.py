@@ -14,9 +14,11 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import and_, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.db.engine import Database
 from services.db.models import OutboxItem
+from services.events import OutboxKind
 
 __all__ = ["ClaimedItem", "Outbox"]
 
@@ -45,6 +47,57 @@ class Outbox:
         # Where this process has no poster of its own (a web helper), tell the one that does.
         self.forward: Callable[[], None] | None = None
 
+    @staticmethod
+    def values(
+        *,
+        kind: OutboxKind,
+        key: str,
+        handoff_id: str | None,
+        now: datetime,
+        payload: dict[str, Any] | None = None,
+        available_at: datetime | None = None,
+    ) -> dict[str, Any]:
+        """The row of one piece of work, for a bulk insert (intake's batches)."""
+        return {
+            "handoff_id": handoff_id,
+            "kind": OutboxKind(kind).value,
+            "dedupe_key": key,
+            "payload": dict(payload or {}),
+            "status": "pending",
+            "attempts": 0,
+            "available_at": available_at or now,
+            "created_at": now,
+        }
+
+    @staticmethod
+    def enqueue(
+        session: AsyncSession,
+        *,
+        kind: OutboxKind,
+        key: str,
+        handoff_id: str | None,
+        now: datetime,
+        payload: dict[str, Any] | None = None,
+        available_at: datetime | None = None,
+    ) -> OutboxItem:
+        """Queue work in ``session``'s transaction: the only way work is created.
+
+        ``key`` is unique across the outbox: the same work queued twice (a retry, a double click,
+        a second replica) fails the transaction instead of running twice.
+        """
+        item = OutboxItem(
+            **Outbox.values(
+                kind=kind,
+                key=key,
+                handoff_id=handoff_id,
+                now=now,
+                payload=payload,
+                available_at=available_at,
+            )
+        )
+        session.add(item)
+        return item
+
     @property
     def lease(self) -> timedelta:
         """How long a claim lasts; work on a claimed item should finish well inside it."""
@@ -63,15 +116,33 @@ class Outbox:
             or_(OutboxItem.locked_until.is_(None), OutboxItem.locked_until < now),
         )
 
-    async def claim(self, limit: int = 20) -> list[ClaimedItem]:
-        """Claim up to ``limit`` due items for this process, in one short transaction."""
+    async def claim(
+        self,
+        limit: int = 20,
+        *,
+        kind: OutboxKind | None = None,
+        handoff_id: str | None = None,
+        exclude: frozenset[str] = frozenset(),
+    ) -> list[ClaimedItem]:
+        """Claim up to ``limit`` due items for this process, in one short transaction.
+
+        ``kind`` and ``handoff_id`` narrow it to one handoff's work of one kind (a thread's
+        notes, posted right after the decision that queued them); ``exclude`` leaves kinds out.
+        """
         now = self._clock()
+        due = self._due(now)
+        if kind is not None:
+            due = and_(due, OutboxItem.kind == OutboxKind(kind).value)
+        if handoff_id is not None:
+            due = and_(due, OutboxItem.handoff_id == handoff_id)
+        if exclude:
+            due = and_(due, OutboxItem.kind.not_in(sorted(exclude)))
         async with self._db.sessions() as session, session.begin():
             # PostgreSQL: rows another worker is claiming right now are skipped, not waited for
             # (SQLite serialises writers anyway, and ignores the clause).
             candidates = (
                 select(OutboxItem.id)
-                .where(self._due(now))
+                .where(due)
                 .order_by(OutboxItem.id)
                 .limit(limit)
                 .with_for_update(skip_locked=True)

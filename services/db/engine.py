@@ -40,6 +40,7 @@ POSTGRES_LOCK_TIMEOUT_MS = 5000
 # SQLSTATEs worth a retry: lock not available, query cancelled (timeouts), serialization failure,
 # deadlock, and the connection-exception class.
 _RETRYABLE_SQLSTATES = frozenset({"55P03", "57014", "40001", "40P01"})
+READ_ONLY_OPTION = "finance_bot_read_only"  # execution option of ``Database.reads`` sessions
 
 
 def _json_dumps(value: Any) -> str:
@@ -94,7 +95,13 @@ def _install_sqlite_pragmas(engine: AsyncEngine) -> None:
 
     @event.listens_for(engine.sync_engine, "begin")
     def _on_begin(connection: Any) -> None:
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        # ``Database.reads`` sessions only read: a deferred BEGIN reads the WAL snapshot without
+        # taking the one write lock (an IMMEDIATE read queued behind every writer, and made them
+        # wait for it: "database is locked" after the busy timeout under load).
+        if connection.get_execution_options().get(READ_ONLY_OPTION):
+            connection.exec_driver_sql("BEGIN")
+        else:
+            connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 class Database:
@@ -128,6 +135,11 @@ class Database:
             _install_sqlite_pragmas(self.engine)
         self.sessions: async_sessionmaker[AsyncSession] = async_sessionmaker(
             self.engine, expire_on_commit=False
+        )
+        # Sessions that only read (a connector loading its handoff, a message being drawn): on
+        # SQLite they never take the write lock; elsewhere they are ordinary sessions.
+        self.reads: async_sessionmaker[AsyncSession] = async_sessionmaker(
+            self.engine.execution_options(**{READ_ONLY_OPTION: True}), expire_on_commit=False
         )
 
     @property

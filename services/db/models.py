@@ -21,7 +21,17 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from services.db.types import DecimalString, UTCDateTime
 
-__all__ = ["Approval", "AuditEntry", "Base", "HandoffRow", "InvoiceRow", "OutboxItem"]
+__all__ = [
+    "Approval",
+    "AuditEntry",
+    "Base",
+    "ConnectorCredential",
+    "ExternalRef",
+    "HandoffRow",
+    "InvoiceRow",
+    "OutboxItem",
+    "SeenInteraction",
+]
 
 # An autoincrementing 64-bit id; SQLite only autoincrements INTEGER PRIMARY KEY.
 BigId = BigInteger().with_variant(Integer, "sqlite")
@@ -58,6 +68,8 @@ class HandoffRow(Base):
     redacted: Mapped[list[str]] = mapped_column(JSON, default=list)
     payload: Mapped[dict[str, Any]] = mapped_column(JSON)
     resolution: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    # What read-side connectors learned (Stripe, HubSpot ...), by connector name.
+    context: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     occurred_at: Mapped[datetime] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
@@ -70,6 +82,8 @@ class HandoffRow(Base):
     __table_args__ = (
         Index("ix_handoffs_next_reminder_at", "next_reminder_at"),
         Index("ix_handoffs_owner_status", "owner_slack_id", "status"),
+        # A reply in a thread finds its handoff by the message it answers.
+        Index("ix_handoffs_channel_message", "channel", "message_ts"),
     )
 
 
@@ -85,9 +99,13 @@ class Approval(Base):
 
 
 class AuditEntry(Base):
+    """One domain event (``services.events``): the audit log is the event log."""
+
     __tablename__ = "audit_log"
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    # The event's key: what connectors' outbox items refer to (NULL on rows older than events).
+    key: Mapped[str | None] = mapped_column(String(64), unique=True, index=True)
     handoff_id: Mapped[str | None] = mapped_column(String(32), index=True)
     at: Mapped[datetime] = mapped_column(UTCDateTime)
     actor: Mapped[str] = mapped_column(String(64))
@@ -117,6 +135,45 @@ class OutboxItem(Base):
     __table_args__ = (Index("ix_outbox_due", "status", "available_at"),)
 
 
+class ExternalRef(Base):
+    """An object a connector created or found for a handoff (a ticket, a row, a file, a record).
+
+    Looked up before anything is created again, listed by ``/handoff``, linked from the message.
+    """
+
+    __tablename__ = "external_refs"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    handoff_id: Mapped[str | None] = mapped_column(String(32), index=True)
+    system: Mapped[str] = mapped_column(String(32))  # the connector's name
+    kind: Mapped[str] = mapped_column(String(40))  # "invoice", "ticket", "customer", ...
+    external_id: Mapped[str] = mapped_column(String(200))
+    url: Mapped[str | None] = mapped_column(String(2048))
+    detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+    __table_args__ = (
+        UniqueConstraint("system", "kind", "external_id", name="uq_external_refs_object"),
+        Index("ix_external_refs_lookup", "handoff_id", "system", "kind"),
+    )
+
+
+class ConnectorCredential(Base):
+    """A connector's rotating secret (an OAuth refresh token), encrypted with Fernet.
+
+    ``version`` is bumped by every rotation: a write that names an older version lost a race with
+    another replica and must re-read (compare-and-set), so a rotated token is never overwritten.
+    """
+
+    __tablename__ = "connector_credentials"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    ciphertext: Mapped[str] = mapped_column(Text)
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
 class InvoiceRow(Base):
     __tablename__ = "invoices"
 
@@ -133,3 +190,26 @@ class InvoiceRow(Base):
     last_error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # What the bot concluded from Plisio's callbacks (services.payments.PaymentState), with the
+    # amounts it compared: never the status word alone.
+    payment_state: Mapped[str | None] = mapped_column(String(20))
+    expected_amount: Mapped[Decimal | None] = mapped_column(DecimalString)
+    expected_currency: Mapped[str | None] = mapped_column(String(20))
+    received_amount: Mapped[Decimal | None] = mapped_column(DecimalString)
+    received_currency: Mapped[str | None] = mapped_column(String(20))
+    review_reason: Mapped[str | None] = mapped_column(Text)
+    # Set when a reissue replaced this invoice; it stays for the audit trail.
+    superseded_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class SeenInteraction(Base):
+    """A Slack interaction already handled, by its identity; a replay of it is acked and dropped.
+
+    Kept only while Slack would still accept a replay (its signatures are good for 5 minutes);
+    the primary key is what lets every web process agree on "first time".
+    """
+
+    __tablename__ = "seen_interactions"
+
+    key: Mapped[str] = mapped_column(String(200), primary_key=True)
+    seen_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
