@@ -3,8 +3,8 @@
 Reminder state lives in the handoffs table (``next_reminder_at`` + ``reminder_step``), so one
 interval job serves any number of handoffs and a restart neither loses nor repeats a reminder. A
 due step is claimed with a compare-and-set update (``FOR UPDATE SKIP LOCKED`` as well on
-PostgreSQL) and its nudge is queued in the outbox in the same transaction: a crash after the claim
-leaves the nudge queued, and two replicas never both claim one step.
+PostgreSQL) and its nudge is queued in the outbox in the same transaction, with a ``nudge_due``
+event: a crash after the claim leaves the nudge queued, and two replicas never both claim one step.
 """
 
 from __future__ import annotations
@@ -17,9 +17,11 @@ from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import Select, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.db.engine import Database
 from services.db.models import HandoffRow, OutboxItem
+from services.events import BOT, Event, EventLog, EventType, OutboxKind
 from services.outbox import Outbox
 from services.routing import Reminders, RoutingConfig
 from services.states import CLOSED
@@ -39,7 +41,7 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-NUDGE_KIND = "nudge"  # the outbox kind that sends one reminder
+NUDGE_KIND = OutboxKind.NUDGE  # the outbox kind that sends one reminder
 CLOSED_VALUES = frozenset(s.value for s in CLOSED)
 
 
@@ -149,11 +151,13 @@ class ReminderService:
         clock: Callable[[], datetime],
         batch_size: int = 200,
         max_batches: int = 50,
+        events: EventLog | None = None,
     ) -> None:
         self._db = db
         self._routing = routing
         self._outbox = outbox
         self._clock = clock
+        self._events = events or EventLog()
         self._batch = batch_size
         self._max_batches = max_batches
 
@@ -177,7 +181,7 @@ class ReminderService:
             # Other replicas skip the rows this one holds (PostgreSQL; SQLite serialises writers).
             query = due_query(now, self._batch).with_for_update(skip_locked=True, of=HandoffRow)
             rows = (await session.execute(query)).all()
-            items: list[OutboxItem] = []
+            due: list[_Nudge] = []
             for row in rows:
                 base = base_time(row.deadline, row.snoozed_until)
                 decided = plan(
@@ -198,31 +202,51 @@ class ReminderService:
                     .execution_options(synchronize_session=False)
                 )
                 if claimed.rowcount == 1 and decided.send is not None and base is not None:  # type: ignore[attr-defined]
-                    items.append(_nudge_item(row, steps, decided.send, base, now))
-            if items:
+                    due.append(_nudge(row, steps, decided.send, base))
+            if due:
                 # A key can only repeat if a ladder run were replayed; never queue it twice.
-                keys = [item.dedupe_key for item in items]
+                keys = [nudge.key for nudge in due]
                 existing = set(
                     await session.scalars(
                         select(OutboxItem.dedupe_key).where(OutboxItem.dedupe_key.in_(keys))
                     )
                 )
-                items = [item for item in items if item.dedupe_key not in existing]
-                session.add_all(items)
-        return len(rows), len(items)
+                due = [nudge for nudge in due if nudge.key not in existing]
+                for nudge in due:
+                    self._queue(session, nudge, now)
+        return len(rows), len(due)
+
+    def _queue(self, session: AsyncSession, nudge: _Nudge, now: datetime) -> None:
+        """Queue one nudge and record that it is due, in the claim's transaction."""
+        Outbox.enqueue(
+            session,
+            kind=OutboxKind.NUDGE,
+            key=nudge.key,
+            handoff_id=nudge.handoff_id,
+            now=now,
+            payload=nudge.payload,
+        )
+        detail = {name: nudge.payload[name] for name in ("step", "kind", "due_at", "owner")}
+        self._events.record(session, Event(EventType.NUDGE_DUE, nudge.handoff_id, BOT, now, detail))
 
 
-def _nudge_item(
-    row: Any, steps: Sequence[Step], index: int, base: datetime, now: datetime
-) -> OutboxItem:
-    """The outbox item that sends step ``index`` of ``row``'s ladder."""
+@dataclass(frozen=True, slots=True)
+class _Nudge:
+    """One claimed reminder step, before it is queued."""
+
+    handoff_id: str
+    key: str
+    payload: dict[str, Any]
+
+
+def _nudge(row: Any, steps: Sequence[Step], index: int, base: datetime) -> _Nudge:
+    """The nudge that sends step ``index`` of ``row``'s ladder."""
     step = steps[index]
     key = nudge_key(row.id, index, base, row.version)
-    return OutboxItem(
-        handoff_id=row.id,
-        kind=NUDGE_KIND,
-        dedupe_key=key,
-        payload={
+    return _Nudge(
+        row.id,
+        key,
+        {
             "step": index,
             "kind": step.kind.value,
             "base": base.isoformat(),
@@ -230,8 +254,4 @@ def _nudge_item(
             "owner": row.owner_slack_id or row.owner,
             "key": key,
         },
-        status="pending",
-        attempts=0,
-        available_at=now,
-        created_at=now,
     )

@@ -15,9 +15,23 @@ from decimal import Decimal, InvalidOperation
 
 from email_validator import EmailNotValidError, validate_email
 
-from services.handoff_model import CALL_ID_PATTERN, Handoff
+from services.handoff_model import ACCEPTED_CURRENCIES, CALL_ID_PATTERN, Handoff
 
-__all__ = ["InvoiceRequest", "RequestErrors", "build_request_handoff", "validate_request"]
+__all__ = [
+    "REQUEST_ID_PREFIX",
+    "InvoiceRequest",
+    "RequestErrors",
+    "build_request_handoff",
+    "is_request_id",
+    "new_request_id",
+    "validate_request",
+]
+
+# Slack requests' own ID space. DialNexa owns call IDs: a request never takes one (that would
+# answer DialNexa's real handoff for the call "duplicate" and drop it). Intake refuses DialNexa
+# call IDs with this prefix, so the two spaces cannot meet; the request ID is also the Plisio
+# order_number of the request's invoice, unique like every handoff's call_id.
+REQUEST_ID_PREFIX = "slack_req:"
 
 MAX_DESCRIPTION = 500
 MAX_AMOUNT = Decimal("999999999999")
@@ -63,7 +77,8 @@ def validate_request(
             errors["amount"] = "Use at most two decimal places."
     except InvalidOperation:
         errors["amount"] = "Enter a number, e.g. 1250.00."
-    if currency not in currencies:
+    # Offered in the form and accepted at intake: the same currency rule as DialNexa handoffs.
+    if currency not in currencies or currency not in ACCEPTED_CURRENCIES:
         errors["currency"] = "Choose a currency from the list."
     desc = (description or "").strip()
     if not desc:
@@ -78,17 +93,41 @@ def validate_request(
     return InvoiceRequest(clean_email, value.quantize(Decimal("0.01")), str(currency), desc, call)
 
 
+# The random part is drawn from letters only: hex digits could, by chance, line up into a run
+# that suppression reads as a card number, and an ID holding one is refused like any call ID.
+_REQUEST_ID_LETTERS = str.maketrans("0123456789", "ghijklmnop")
+
+
+def new_request_id() -> str:
+    """A fresh ID for a Slack request, in the space DialNexa call IDs can never use."""
+    return f"{REQUEST_ID_PREFIX}{uuid.uuid4().hex.translate(_REQUEST_ID_LETTERS)}"
+
+
+def is_request_id(call_id: str) -> bool:
+    """Whether ``call_id`` is in the Slack requests' ID space."""
+    return call_id.startswith(REQUEST_ID_PREFIX)
+
+
 def build_request_handoff(request: InvoiceRequest, *, requester: str, now: datetime) -> Handoff:
-    """The handoff a request stands for (call id given, or a fresh ``req-`` id)."""
+    """The handoff a request stands for, under its own request ID; a call ID named in the form
+    (already checked to be a stored handoff) is recorded as the affected record it is about."""
+    linked = (
+        {"system": "dialnexa", "object": "call", "id": request.call_id}
+        if request.call_id
+        else {"system": "plisio", "object": "invoice"}
+    )
+    findings = "Requested in Slack with /invoice new." + (
+        f" About DialNexa call {request.call_id}." if request.call_id else ""
+    )
     return Handoff.model_validate(
         {
             "schema_version": "1",
-            "call_id": request.call_id or f"req-{uuid.uuid4().hex[:16]}",
+            "call_id": new_request_id(),
             "occurred_at": now.isoformat(),
             "workflow": "create_invoice",
             "urgency": "normal",
             "caller_request": request.description,
-            "findings": "Requested in Slack with /invoice new.",
+            "findings": findings,
             # Typed by a finance colleague, not heard on a call: the email is taken as checked.
             "customer": {"email": request.email, "email_verified": True},
             "billing": {
@@ -100,6 +139,6 @@ def build_request_handoff(request: InvoiceRequest, *, requester: str, now: datet
                 "finance_owner": requester,
                 "next_step": "Send the approved invoice to the customer",
             },
-            "affected_record": {"system": "plisio", "object": "invoice"},
+            "affected_record": linked,
         }
     )
