@@ -9,8 +9,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
+from typing import Any
 
 from services.handoff_model import Handoff, Urgency, Workflow
+from services.payments import REISSUABLE_STATES
 from services.routing import INVOICE_WORKFLOWS, ReviewFlag
 from services.states import CLOSED, DECIDABLE, HandoffStatus
 
@@ -20,6 +22,7 @@ __all__ = [
     "HandoffCard",
     "InvoiceInfo",
     "approval_effect",
+    "urgency_after_escalation",
 ]
 
 
@@ -49,6 +52,18 @@ class InvoiceInfo:
     url: str | None = None
     error: str | None = None
     paid: bool = False
+    payment_state: str | None = None  # services.payments.PaymentState (None: no news yet)
+    expected: Decimal | None = None
+    expected_currency: str | None = None
+    received: Decimal | None = None
+    received_currency: str | None = None
+    review_reason: str | None = None
+    superseded: bool = False  # a reissue replaced it
+
+    @property
+    def reissuable(self) -> bool:
+        """Expired, cancelled, underpaid or held for review: a fresh invoice may be issued."""
+        return not self.superseded and self.payment_state in REISSUABLE_STATES
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,11 +92,16 @@ class HandoffCard:
     approvals: tuple[ApprovalMark, ...] = ()
     actions: tuple[ActionMark, ...] = ()  # newest last
     decline_reason: str | None = None
-    invoice: InvoiceInfo | None = None
+    invoice: InvoiceInfo | None = None  # the current invoice
+    superseded_invoices: tuple[InvoiceInfo, ...] = ()  # replaced by reissues, oldest first
     last_error: str | None = None
     mention_group: str | None = None  # user group to mention when urgent
     sandbox: bool = False
+    received_at: datetime | None = None  # when the bot stored it (the call time is occurred_at)
     extra: dict[str, str] = field(default_factory=dict)
+    # What each connected system said about this handoff, by connector name ("stripe": {...}),
+    # as the connector stored it (suppressed, JSON-ready); drawn by blocks.handoff_context.
+    context: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     @property
     def required_approvals(self) -> int:
@@ -143,3 +163,9 @@ def approval_effect(card: HandoffCard) -> str:
         return "Record the approval; no customer email to look invoices up with."
     owner = card.owner or "the owner"
     return f"Record the approval and hand the next step to {owner}. No money moves automatically."
+
+
+def urgency_after_escalation(urgency: Urgency) -> Urgency:
+    """The urgency an escalation leaves: one step up to high, or urgent from high and above
+    (what ``HandoffService.escalate`` stores; a test keeps the two in step)."""
+    return Urgency.URGENT if urgency.rank >= Urgency.HIGH.rank else Urgency.HIGH

@@ -2,37 +2,36 @@
 
 At intake a non-urgent handoff's ``post_handoff`` outbox item is held until the next digest time
 plus a grace period (``post_at``). At the digest time the cron job queues one "digest" item per
-channel; its delivery posts the digest message, then releases the held posts into its thread (each
-keeps its buttons) and finally links every line to its handoff. A digest that never runs (the bot
-was down) loses nothing: when the grace period ends the held posts go out on their own.
+channel; its delivery (the Slack adapter's ``slack_adapter.digest``) posts the digest message, then
+releases the held posts into its thread (each keeps its buttons) and finally links every line to
+its handoff. A digest that never runs (the bot was down) loses nothing: when the grace period ends
+the held posts go out on their own. This module decides what is held and what a digest contains.
 """
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from apscheduler.triggers.cron import CronTrigger
-from slack_sdk.errors import SlackApiError
-from slack_sdk.web.async_client import AsyncWebClient
 from sqlalchemy import and_, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
-from blocks.digest import digest_message
 from services.cards import HandoffCard
 from services.db.engine import Database
 from services.db.models import HandoffRow, OutboxItem
+from services.events import OutboxKind
 from services.handoffs import HandoffService
 from services.outbox import ClaimedItem, Outbox
 from services.routing import Digest, RoutingConfig
-from services.slack_history import find_posted
 
 __all__ = [
     "DIGEST_KIND",
     "GRACE",
+    "LINK_TRIES",
+    "LINK_WAIT",
     "DigestService",
     "crontab_trigger",
     "crontab_weekdays",
@@ -40,10 +39,7 @@ __all__ = [
     "post_at",
 ]
 
-logger = logging.getLogger(__name__)
-
-DIGEST_KIND = "digest"
-DIGEST_EVENT = "finance_digest"
+DIGEST_KIND = OutboxKind.DIGEST
 GRACE = timedelta(minutes=15)  # a held post goes out on its own this long after its digest time
 LINK_WAIT = timedelta(seconds=3)
 LINK_TRIES = 10
@@ -142,12 +138,11 @@ def _held(now: datetime) -> Any:
 
 @dataclass
 class DigestService:
-    """The cron job that starts digests, and the outbox handler that posts them."""
+    """The cron job that starts digests, and what each digest holds and releases."""
 
     db: Database
     outbox: Outbox
     handoffs: HandoffService
-    slack: AsyncWebClient
     routing: Callable[[], RoutingConfig]
     clock: Callable[[], datetime]
 
@@ -172,16 +167,13 @@ class DigestService:
             key = f"digest:{channel}:{int(slot.timestamp())}"
             try:
                 async with self.db.sessions() as session, session.begin():
-                    session.add(
-                        OutboxItem(
-                            kind=DIGEST_KIND,
-                            dedupe_key=key,
-                            payload={"channel": channel, "slot": slot.isoformat(), "key": key},
-                            status="pending",
-                            attempts=0,
-                            available_at=now,
-                            created_at=now,
-                        )
+                    Outbox.enqueue(
+                        session,
+                        kind=DIGEST_KIND,
+                        key=key,
+                        handoff_id=None,
+                        now=now,
+                        payload={"channel": channel, "slot": slot.isoformat(), "key": key},
                     )
             except IntegrityError:
                 continue
@@ -190,50 +182,32 @@ class DigestService:
             self.outbox.kick()
         return queued
 
-    async def deliver(self, item: ClaimedItem) -> None:
-        """Post the digest and release its handoffs into the thread; later, link the lines."""
-        if "parent_ts" in item.payload:
-            await self._link(item)
-            return
-        now = self.clock()
-        channel = str(item.payload["channel"])
+    async def held(self, channel: str) -> list[tuple[int, str]]:
+        """The held posts of ``channel`` (outbox id, handoff id), oldest handoff first."""
         async with self.db.sessions() as session:
-            held = (
+            rows = (
                 await session.execute(
                     select(OutboxItem.id, OutboxItem.handoff_id)
                     .join(HandoffRow, OutboxItem.handoff_id == HandoffRow.id)
-                    .where(_held(now), HandoffRow.channel == channel)
+                    .where(_held(self.clock()), HandoffRow.channel == channel)
                     .order_by(HandoffRow.created_at, HandoffRow.id)
                 )
             ).all()
-        cards = await self._cards([str(h.handoff_id) for h in held])
-        if not cards:
-            await self.outbox.complete(item.id)
-            return
-        slot = datetime.fromisoformat(str(item.payload["slot"]))
-        found = None
-        if item.attempts > 1:  # an interrupted try may have posted the digest already
-            found = await find_posted(
-                self.slack,
-                channel,
-                event_type=DIGEST_EVENT,
-                key=str(item.payload["key"]),
-                now=self.clock(),
-            )
-        if found is None:
-            message = digest_message(cards, slot=slot, links={})
-            response = await self.slack.chat_postMessage(
-                channel=channel,
-                text=message["text"],
-                blocks=message["blocks"],
-                metadata={
-                    "event_type": DIGEST_EVENT,
-                    "event_payload": {"key": item.payload["key"]},
-                },
-                unfurl_links=False,
-            )
-            found = (str(response["channel"]), str(response["ts"]))
-        parent_channel, parent_ts = found
+        return [(int(row.id), str(row.handoff_id)) for row in rows]
+
+    async def release(
+        self,
+        item: ClaimedItem,
+        held: list[tuple[int, str]],
+        *,
+        parent_channel: str,
+        parent_ts: str,
+    ) -> list[str]:
+        """Send the held posts into the digest's thread now; returns the handoffs released.
+
+        The digest's own item remembers its message and its handoffs, to link the lines later.
+        """
+        now = self.clock()
         released: list[str] = []
         async with self.db.sessions() as session, session.begin():
             for outbox_id, handoff_id in held:
@@ -247,7 +221,7 @@ class DigestService:
                     .values(payload={"thread_ts": parent_ts}, available_at=now)
                 )
                 if moved.rowcount == 1:  # type: ignore[attr-defined]
-                    released.append(str(handoff_id))
+                    released.append(handoff_id)
             await session.execute(
                 update(OutboxItem)
                 .where(OutboxItem.id == item.id)
@@ -261,36 +235,9 @@ class DigestService:
                 )
             )
         self.outbox.kick()
-        await self.outbox.retry_later(item.id, "waiting for the handoff posts", LINK_WAIT)
+        return released
 
-    async def _link(self, item: ClaimedItem) -> None:
-        cards = await self._cards([str(h) for h in item.payload.get("handoffs", [])])
-        if any(not c.message_ts for c in cards) and item.attempts < LINK_TRIES:
-            await self.outbox.retry_later(item.id, "waiting for the handoff posts", LINK_WAIT)
-            return
-        links: dict[str, str] = {}
-        for card in cards:
-            if not card.message_ts:
-                continue
-            try:
-                response = await self.slack.chat_getPermalink(
-                    channel=card.channel, message_ts=card.message_ts
-                )
-            except SlackApiError:
-                logger.warning("no permalink for a digest line", extra={"id": card.handoff_id})
-                continue
-            if response.get("permalink"):
-                links[card.handoff_id] = str(response["permalink"])
-        slot = datetime.fromisoformat(str(item.payload["slot"]))
-        message = digest_message(cards, slot=slot, links=links)
-        await self.slack.chat_update(
-            channel=str(item.payload["parent_channel"]),
-            ts=str(item.payload["parent_ts"]),
-            text=message["text"],
-            blocks=message["blocks"],
-        )
-        await self.outbox.complete(item.id)
-
-    async def _cards(self, handoff_ids: list[str]) -> list[HandoffCard]:
+    async def cards(self, handoff_ids: list[str]) -> list[HandoffCard]:
+        """The handoffs that still exist, in the given order."""
         cards = [await self.handoffs.card(h) for h in handoff_ids]
         return [c for c in cards if c is not None]

@@ -7,11 +7,15 @@ a ``Decimal``; times are aware UTC datetimes.
 
 from __future__ import annotations
 
+import functools
+import types
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from enum import StrEnum
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal, Union, get_args, get_origin
 
+import annotated_types
+import pycountry
 from pydantic import (
     AfterValidator,
     AnyUrl,
@@ -24,9 +28,14 @@ from pydantic import (
 )
 
 __all__ = [
+    "ACCEPTED_CURRENCIES",
+    "INVOICE_WORKFLOWS",
+    "ISO_4217_CURRENCIES",
+    "PLISIO_CRYPTO_CURRENCIES",
     "AffectedRecord",
     "Agent",
     "Billing",
+    "BillingAddress",
     "Customer",
     "FollowUp",
     "Handoff",
@@ -36,7 +45,9 @@ __all__ = [
     "SensitiveCategory",
     "Urgency",
     "Workflow",
+    "field_limit",
     "infer_workflow",
+    "money_problems",
 ]
 
 
@@ -53,6 +64,30 @@ class Workflow(StrEnum):
     CREDIT_REQUEST = "credit_request"
     SUBSCRIPTION_CHANGE = "subscription_change"
     OTHER = "other"
+
+
+# Workflows whose approval creates a Plisio invoice (services.routing re-exports this).
+INVOICE_WORKFLOWS = frozenset(
+    {Workflow.CREATE_INVOICE, Workflow.VIP_PAYMENT_BLOCKER, Workflow.COLLECTIONS}
+)
+
+# ISO 4217 as pycountry ships it (Debian's iso-codes, kept up to date upstream), less the two
+# codes that are not money at all: XXX ("no currency involved") and XTS ("for testing").
+ISO_4217_CURRENCIES = frozenset(
+    currency.alpha_3 for currency in pycountry.currencies if currency.alpha_3 not in {"XXX", "XTS"}
+)
+# The cryptocurrency ids Plisio accepts, as the official Python SDK lists them
+# (Plisio/plisio-python, plisio/plisio_enums.py, class CryptoCurrency; see also
+# https://plisio.net/documentation/appendices/supported-cryptocurrencies).
+PLISIO_CRYPTO_CURRENCIES = frozenset(
+    {
+        "APE", "BCH", "BNB", "BTC", "BTT_TRX", "BUSD", "DASH", "DOGE", "ETC", "ETH", "LB",
+        "LTC", "SHIB", "SOL", "TON", "TRX", "TUSD", "TZEC", "USDC", "USDT", "USDT_BSC",
+        "USDT_SOL", "USDT_TON", "USDT_TRX", "XMR",
+    }
+)  # fmt: skip
+ACCEPTED_CURRENCIES = ISO_4217_CURRENCIES | PLISIO_CRYPTO_CURRENCIES
+CURRENCY_REASON = "must be an ISO 4217 currency code (e.g. USD) or a cryptocurrency Plisio accepts"
 
 
 class Urgency(StrEnum):
@@ -121,6 +156,7 @@ AMOUNT_PATTERN = r"^-?[0-9]{1,12}(\.[0-9]{1,8})?$"
 THRESHOLD_PATTERN = r"^[0-9]{1,12}(\.[0-9]{1,8})?$"
 CURRENCY_PATTERN = r"^[A-Z0-9_]{3,10}$"
 TAX_REGION_PATTERN = r"^[A-Z]{2}(-[A-Z0-9]{1,3})?$"
+COUNTRY_PATTERN = r"^[A-Z]{2}$"
 
 
 class _Strict(BaseModel):
@@ -132,6 +168,22 @@ class Agent(_Strict):
     name: Str200 | None = None
 
 
+class BillingAddress(_Strict):
+    """The billing address as the caller confirmed it (for address corrections); optional."""
+
+    line1: Str200 | None = None
+    line2: Str200 | None = None
+    city: Annotated[str, _bounded(100)] | None = None
+    region: Annotated[str, _bounded(100)] | None = None
+    postal_code: Annotated[str, _bounded(32)] | None = None
+    country: Annotated[str, StringConstraints(pattern=COUNTRY_PATTERN)] | None = None
+
+    def one_line(self) -> str:
+        """The address on one line, parts that are set only, in postal order."""
+        parts = (self.line1, self.line2, self.city, self.region, self.postal_code, self.country)
+        return ", ".join(part for part in parts if part)
+
+
 class Customer(_Strict):
     name: Str200 | None = None
     account_id: Str128 | None = None
@@ -140,6 +192,7 @@ class Customer(_Strict):
     phone: Annotated[str, StringConstraints(max_length=32)] | None = None
     tax_region: Annotated[str, StringConstraints(pattern=TAX_REGION_PATTERN)] | None = None
     vip: bool | None = None
+    billing_address: BillingAddress | None = None
 
 
 class Billing(_Strict):
@@ -153,6 +206,14 @@ class Billing(_Strict):
     refund_reason: Str1000 | None = None
     dispute_reason: Str1000 | None = None
     credit_request: Str1000 | None = None
+
+    @field_validator("currency")
+    @classmethod
+    def _known_currency(cls, value: str | None) -> str | None:
+        # The pattern lets "ZZZ" through; Plisio would refuse it only once an approver clicked.
+        if value is not None and value not in ACCEPTED_CURRENCIES:
+            raise ValueError(CURRENCY_REASON)
+        return value
 
     @property
     def amount_decimal(self) -> Decimal | None:
@@ -226,6 +287,21 @@ class Handoff(_Strict):
     links: Links | None = None
     sensitive: Sensitive | None = None
 
+    @field_validator("call_id")
+    @classmethod
+    def _call_id_holds_no_secret(cls, value: str) -> str:
+        # The call ID is an idempotency key and an order number: it cannot be rewritten with a
+        # marker, so one holding a card number, bank detail or tax id is refused instead.
+        # Imported here: services.redaction imports this module.
+        from services.redaction import identifier_holds_sensitive
+
+        if identifier_holds_sensitive(value):
+            raise ValueError(
+                "must not contain a card number, bank detail or tax identifier "
+                "(it is stored and shown as it is, so it cannot be redacted)"
+            )
+        return value
+
     @field_validator("match_confidence", mode="before")
     @classmethod
     def _number_not_bool(cls, value: object) -> object:
@@ -277,3 +353,44 @@ def infer_workflow(handoff: Handoff) -> Workflow:
     if customer is not None and customer.tax_region and follow_up is not None:
         return Workflow.OTHER
     return Workflow.OTHER
+
+
+def money_problems(handoff: Handoff) -> list[tuple[str, str]]:
+    """(field, reason) for money an invoice cannot be made of: a zero or negative amount on an
+    invoice workflow (named or inferred). Refunds, credits and other workflows keep the schema's
+    signed amounts, since a negative figure there is a credit the caller is owed."""
+    billing = handoff.billing
+    if billing is None or billing.amount is None:
+        return []
+    workflow = handoff.effective_workflow
+    if workflow in INVOICE_WORKFLOWS and Decimal(billing.amount) <= 0:
+        return [("billing.amount", f"must be greater than zero for a {workflow.value} handoff")]
+    return []
+
+
+@functools.cache
+def field_limit(model: type[BaseModel], name: str) -> int:
+    """The ``max_length`` a string field of ``model`` declares (its JSON Schema ``maxLength``).
+
+    Read from the field's pydantic metadata, so builders and services that fit a value to its
+    field use the contract's number instead of restating it. ``KeyError`` for an unknown field,
+    ``LookupError`` for a field that declares no length limit (a pattern, a URL, a number).
+    """
+    info = model.model_fields[name]
+    found: list[Any] = list(info.metadata)
+    pending: list[Any] = [info.annotation]
+    while pending:
+        item = pending.pop()
+        origin = get_origin(item)
+        if origin is Annotated:
+            base, *meta = get_args(item)
+            pending.append(base)
+            found += meta
+        elif origin is Union or origin is types.UnionType:
+            pending.extend(get_args(item))
+    for meta in found:
+        if isinstance(meta, StringConstraints) and meta.max_length is not None:
+            return meta.max_length
+        if isinstance(meta, annotated_types.MaxLen):
+            return meta.max_length
+    raise LookupError(f"{model.__name__}.{name} declares no max_length")

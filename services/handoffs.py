@@ -9,8 +9,9 @@ transaction, so a crash after the decision never loses or repeats it.
 
 from __future__ import annotations
 
+import hashlib
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -20,11 +21,16 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from services import external_refs
 from services.cards import ActionMark, ApprovalMark, HandoffCard, InvoiceInfo
 from services.db.engine import Database
 from services.db.models import Approval, AuditEntry, HandoffRow, InvoiceRow, OutboxItem
+from services.events import Event, EventLog, EventType, OutboxKind
+from services.external_refs import LinkedRecord
 from services.handoff_model import Handoff, Urgency, Workflow
-from services.plisio.models import is_paid
+from services.outbox import Outbox
+from services.payments import PAID_STATES
+from services.redaction import redact_text
 from services.routing import INVOICE_WORKFLOWS, ReviewFlag, RoutingConfig
 from services.states import CLOSED, DECIDABLE, HandoffStatus
 
@@ -33,11 +39,36 @@ __all__ = [
     "DecisionResult",
     "HandoffService",
     "Outcome",
+    "build_card",
+    "current_invoice",
+    "reissue_order_number",
 ]
 
 logger = logging.getLogger(__name__)
 
-CARD_ACTIONS = ("approved", "declined", "escalated", "reassigned", "done", "retried", "snoozed")
+# Approved with an invoice that is being created, failed, or not paid yet.
+UNPAID_STATUSES = frozenset(
+    {
+        HandoffStatus.PROCESSING.value,
+        HandoffStatus.ACTION_FAILED.value,
+        HandoffStatus.INVOICED.value,
+    }
+)
+# The events a card shows as marks (who did what last).
+CARD_ACTIONS = (
+    EventType.APPROVED,
+    EventType.DECLINED,
+    EventType.ESCALATED,
+    EventType.REASSIGNED,
+    EventType.DONE,
+    EventType.RETRIED,
+    EventType.SNOOZED,
+    EventType.REISSUED,
+)
+# The events that decide a handoff (the answer to "already decided by whom?").
+DECIDING_ACTIONS = (EventType.APPROVED, EventType.DECLINED)
+# Longest order number Plisio is sent (the column's width).
+ORDER_NUMBER_MAX = 128
 
 
 class Outcome(StrEnum):
@@ -51,6 +82,8 @@ class Outcome(StrEnum):
     ALREADY_DECIDED = "already_decided"
     CLOSED = "closed"
     NOT_APPLICABLE = "not_applicable"
+    AWAITING_APPROVAL = "awaiting_approval"  # mark done while approval is still pending
+    UNPAID = "unpaid"  # mark done while the handoff's invoice is not paid
 
 
 class Decision(StrEnum):
@@ -96,21 +129,23 @@ class HandoffService:
         *,
         clock: Callable[[], datetime],
         sandbox: bool = False,
+        events: EventLog | None = None,
     ) -> None:
         self._db = db
         self._routing = routing
         self._clock = clock
         self._sandbox = sandbox
+        self._events = events or EventLog()
 
     # ---- reading -------------------------------------------------------------------------
 
     async def card(self, handoff_id: str) -> HandoffCard | None:
-        async with self._db.sessions() as session:
+        async with self._db.reads() as session:
             row = await session.get(HandoffRow, handoff_id)
             return None if row is None else await self._card(session, row)
 
     async def card_by_call(self, call_id: str) -> HandoffCard | None:
-        async with self._db.sessions() as session:
+        async with self._db.reads() as session:
             row = await session.scalar(select(HandoffRow).where(HandoffRow.call_id == call_id))
             return None if row is None else await self._card(session, row)
 
@@ -123,6 +158,11 @@ class HandoffService:
             )
             return list(rows)
 
+    async def linked_records(self, handoff_id: str) -> list[LinkedRecord]:
+        """Every external object a connector created or found for the handoff, oldest first."""
+        async with self._db.sessions() as session:
+            return await external_refs.for_handoff(session, handoff_id)
+
     async def _card(self, session: AsyncSession, row: HandoffRow) -> HandoffCard:
         approvals = (
             await session.scalars(
@@ -134,12 +174,18 @@ class HandoffService:
         audit = (
             await session.scalars(
                 select(AuditEntry)
-                .where(AuditEntry.handoff_id == row.id, AuditEntry.action.in_(CARD_ACTIONS))
+                .where(
+                    AuditEntry.handoff_id == row.id, AuditEntry.action.in_(_values(CARD_ACTIONS))
+                )
                 .order_by(AuditEntry.at, AuditEntry.id)
             )
         ).all()
-        invoice = await session.scalar(select(InvoiceRow).where(InvoiceRow.handoff_id == row.id))
-        return build_card(row, approvals, audit, invoice, self._routing(), sandbox=self._sandbox)
+        invoices = (
+            await session.scalars(
+                select(InvoiceRow).where(InvoiceRow.handoff_id == row.id).order_by(InvoiceRow.id)
+            )
+        ).all()
+        return build_card(row, approvals, audit, invoices, self._routing(), sandbox=self._sandbox)
 
     # ---- decisions -----------------------------------------------------------------------
 
@@ -149,33 +195,35 @@ class HandoffService:
         )
 
     def _audit(
-        self, session: AsyncSession, row: HandoffRow, actor: str, action: str, **detail: Any
+        self,
+        session: AsyncSession,
+        row: HandoffRow,
+        actor: str,
+        action: EventType | str,
+        **detail: Any,
     ) -> None:
-        session.add(
-            AuditEntry(
-                handoff_id=row.id, at=self._clock(), actor=actor, action=action, detail=detail
-            )
-        )
+        """Record the event of a change to ``row``, in the change's transaction."""
+        self._events.record(session, Event(EventType(action), row.id, actor, self._clock(), detail))
 
     def _touch(self, row: HandoffRow) -> None:
         row.updated_at = self._clock()
         row.version += 1
 
     def _enqueue(
-        self, session: AsyncSession, row: HandoffRow, kind: str, key: str, **payload: Any
+        self,
+        session: AsyncSession,
+        row: HandoffRow,
+        kind: OutboxKind | str,
+        key: str,
+        **payload: Any,
     ) -> None:
-        now = self._clock()
-        session.add(
-            OutboxItem(
-                handoff_id=row.id,
-                kind=kind,
-                dedupe_key=key,
-                payload=payload,
-                status="pending",
-                attempts=0,
-                available_at=now,
-                created_at=now,
-            )
+        Outbox.enqueue(
+            session,
+            kind=OutboxKind(kind),
+            key=key,
+            handoff_id=row.id,
+            now=self._clock(),
+            payload=payload,
         )
 
     async def _first_decider(
@@ -183,7 +231,10 @@ class HandoffService:
     ) -> tuple[str | None, datetime | None]:
         entry = await session.scalar(
             select(AuditEntry)
-            .where(AuditEntry.handoff_id == row.id, AuditEntry.action.in_(("approved", "declined")))
+            .where(
+                AuditEntry.handoff_id == row.id,
+                AuditEntry.action.in_(_values(DECIDING_ACTIONS)),
+            )
             .order_by(AuditEntry.at.desc(), AuditEntry.id.desc())
             .limit(1)
         )
@@ -196,8 +247,16 @@ class HandoffService:
         *,
         is_approver: bool,
         identity_confirmed: bool = False,
+        email_invoice: bool = False,
+        followup_email: str | None = None,
     ) -> DecisionResult:
-        """Record one approval; the last one needed applies the workflow's effect."""
+        """Record one approval; the last one needed applies the workflow's effect.
+
+        ``email_invoice`` (the invoice with its payment link) and ``followup_email`` (a
+        collections follow-up's exact body) are the approver's email choices: recorded with
+        the approval (the follow-up suppressed first) for the Gmail connector, which sends
+        only what was chosen, and only to a verified address.
+        """
         async with self._db.sessions() as session, session.begin():
             row = await self._locked(session, handoff_id)
             if row is None:
@@ -227,14 +286,19 @@ class HandoffService:
             )
             required = 2 if row.two_person else 1
             final = int(count or 0) >= required
+            choices: dict[str, Any] = {"email_invoice": email_invoice}
+            if followup_email:
+                choices["followup_email"] = redact_text(followup_email).text
             self._audit(
                 session,
                 row,
                 user_id,
-                "approved",
+                # A partial approval too: its detail says which (approval n of m).
+                EventType.APPROVED,
                 approval=int(count or 0),
                 of=required,
                 identity_confirmed=identity_confirmed,
+                **choices,
             )
             self._touch(row)
             if not final:
@@ -285,7 +349,8 @@ class HandoffService:
             row = await self._locked(session, handoff_id)
             if row is None:
                 return DecisionResult(Outcome.NOT_FOUND)
-            if row.status not in DECIDABLE:
+            # A failed invoice creation may also be declined instead of retried.
+            if row.status not in DECIDABLE and row.status != HandoffStatus.ACTION_FAILED.value:
                 by, at = await self._first_decider(session, row)
                 return DecisionResult(
                     Outcome.ALREADY_DECIDED, by=by, at=at, card=await self._card(session, row)
@@ -294,7 +359,7 @@ class HandoffService:
             row.resolution = {**row.resolution, "decline_reason": reason}
             row.next_reminder_at = None
             self._touch(row)
-            self._audit(session, row, user_id, "declined", reason=reason)
+            self._audit(session, row, user_id, EventType.DECLINED, reason=reason)
             await session.flush()
             return DecisionResult(Outcome.DONE, card=await self._card(session, row))
 
@@ -302,7 +367,7 @@ class HandoffService:
         self,
         handoff_id: str,
         user_id: str,
-        action: str,
+        action: EventType,
         change: Callable[[HandoffRow], dict[str, Any] | None],
     ) -> DecisionResult:
         """Apply ``change`` to a handoff that is not closed and audit it as ``action``.
@@ -332,7 +397,7 @@ class HandoffService:
             row.urgent = True
             return {"reason": reason, "urgency_before": before, "urgency": row.urgency}
 
-        return await self._change_open(handoff_id, user_id, "escalated", change)
+        return await self._change_open(handoff_id, user_id, EventType.ESCALATED, change)
 
     async def reassign(self, handoff_id: str, user_id: str, new_owner: str) -> DecisionResult:
         """Make ``new_owner`` (a Slack user id) the owner; their reminders start afresh."""
@@ -344,19 +409,80 @@ class HandoffService:
             self._restart_reminders(row)
             return {"to": new_owner, "previous": previous}
 
-        return await self._change_open(handoff_id, user_id, "reassigned", change)
+        return await self._change_open(handoff_id, user_id, EventType.REASSIGNED, change)
 
-    async def mark_done(self, handoff_id: str, user_id: str) -> DecisionResult:
-        """The owner finished the follow-up: close the handoff and stop its reminders."""
+    async def mark_done(
+        self, handoff_id: str, user_id: str, *, is_approver: bool = False
+    ) -> DecisionResult:
+        """The owner finished the follow-up: close the handoff and stop its reminders.
 
-        def change(row: HandoffRow) -> dict[str, Any] | None:
-            if row.status == HandoffStatus.PROCESSING.value:
-                return None  # the invoice is being created; wait for its outcome
+        Never while it still waits for an approval (``AWAITING_APPROVAL``) or while its invoice
+        is being created, failed or unpaid (``UNPAID``): a paid invoice closes it by itself.
+        The one exception is an invoice Plisio settled badly (underpaid, expired, cancelled or
+        held for review): an approver may close it after review, and the audit entry says what
+        was accepted.
+        """
+        async with self._db.sessions() as session, session.begin():
+            row = await self._locked(session, handoff_id)
+            if row is None:
+                return DecisionResult(Outcome.NOT_FOUND)
+            if row.status in CLOSED:
+                return DecisionResult(Outcome.CLOSED, card=await self._card(session, row))
+            if row.status in DECIDABLE:
+                return DecisionResult(
+                    Outcome.AWAITING_APPROVAL, card=await self._card(session, row)
+                )
+            detail: dict[str, Any] | None = None
+            if row.status in UNPAID_STATUSES:
+                card = await self._card(session, row)
+                invoice = card.invoice
+                reviewed = (
+                    row.status == HandoffStatus.INVOICED.value
+                    and invoice is not None
+                    and invoice.reissuable
+                )
+                if not (reviewed and is_approver):
+                    return DecisionResult(Outcome.UNPAID, card=card)
+                assert invoice is not None
+                detail = {
+                    "after_review": invoice.payment_state,
+                    "order_number": invoice.order_number,
+                    "received": None if invoice.received is None else str(invoice.received),
+                    "received_currency": invoice.received_currency,
+                }
             row.status = HandoffStatus.DONE.value
             row.next_reminder_at = None
-            return {}
+            self._touch(row)
+            self._audit(session, row, user_id, EventType.DONE, **(detail or {}))
+            await session.flush()
+            return DecisionResult(Outcome.DONE, card=await self._card(session, row))
 
-        return await self._change_open(handoff_id, user_id, "done", change)
+    async def record(
+        self,
+        handoff_id: str | None,
+        actor: str,
+        action: EventType | str,
+        detail: dict[str, Any],
+    ) -> None:
+        """Record one event that changes nothing else (refusals, look-ups)."""
+        async with self._db.sessions() as session, session.begin():
+            self._events.record(
+                session, Event(EventType(action), handoff_id, actor, self._clock(), detail)
+            )
+
+    async def request_context(self, handoff_id: str, user_id: str) -> DecisionResult:
+        """Refresh context: record ``context_requested``; the read connectors (Stripe, HubSpot)
+        look the customer up again, bypassing their caches, and the message is updated."""
+        async with self._db.sessions() as session, session.begin():
+            row = await session.get(HandoffRow, handoff_id)
+            if row is None:
+                return DecisionResult(Outcome.NOT_FOUND)
+            self._events.record(
+                session,
+                Event(EventType.CONTEXT_REQUESTED, handoff_id, user_id, self._clock(), {}),
+            )
+            card = await self._card(session, row)
+        return DecisionResult(Outcome.DONE, card=card, queued=(OutboxKind.CONNECTOR.value,))
 
     async def snooze(self, handoff_id: str, user_id: str, until: datetime) -> DecisionResult:
         """Push the follow-up reminder to ``until``; the escalation ladder starts again then."""
@@ -367,7 +493,7 @@ class HandoffService:
             row.reminder_step = 0
             return {"until": until.isoformat()}
 
-        return await self._change_open(handoff_id, user_id, "snoozed", change)
+        return await self._change_open(handoff_id, user_id, EventType.SNOOZED, change)
 
     async def retry(self, handoff_id: str, user_id: str, *, is_approver: bool) -> DecisionResult:
         """Try a failed invoice creation again (the worker looks the order up first)."""
@@ -379,12 +505,13 @@ class HandoffService:
                 return DecisionResult(Outcome.NOT_APPROVER)
             if row.status != HandoffStatus.ACTION_FAILED.value:
                 return DecisionResult(Outcome.NOT_APPLICABLE, card=await self._card(session, row))
-            outbox = await session.scalar(
-                select(OutboxItem).where(OutboxItem.dedupe_key == f"create_invoice:{row.call_id}")
-            )
+            invoice = current_invoice(await self._invoices(session, row))
+            order_number = invoice.order_number if invoice is not None else row.call_id
+            key = _create_key(order_number)
+            outbox = await session.scalar(select(OutboxItem).where(OutboxItem.dedupe_key == key))
             now = self._clock()
             if outbox is None:
-                self._enqueue(session, row, "create_invoice", f"create_invoice:{row.call_id}")
+                self._enqueue(session, row, "create_invoice", key, order_number=order_number)
             else:
                 outbox.status = "pending"
                 outbox.available_at = now
@@ -397,6 +524,88 @@ class HandoffService:
                 Outcome.DONE, card=await self._card(session, row), queued=("create_invoice",)
             )
 
+    async def _invoices(self, session: AsyncSession, row: HandoffRow) -> list[InvoiceRow]:
+        rows = await session.scalars(
+            select(InvoiceRow)
+            .where(InvoiceRow.handoff_id == row.id)
+            .order_by(InvoiceRow.id)
+            .with_for_update()
+        )
+        return list(rows.all())
+
+    async def reissue(self, handoff_id: str, user_id: str, *, is_approver: bool) -> DecisionResult:
+        """Replace an expired, cancelled or underpaid invoice with a new one (new order number).
+
+        The old invoice stays (marked superseded) for the audit trail. The row lock makes a
+        double click reissue once: the second click finds the new invoice and is refused.
+        """
+        async with self._db.sessions() as session, session.begin():
+            row = await self._locked(session, handoff_id)
+            if row is None:
+                return DecisionResult(Outcome.NOT_FOUND)
+            if not is_approver:
+                return DecisionResult(Outcome.NOT_APPROVER)
+            if row.status in CLOSED:
+                return DecisionResult(Outcome.CLOSED, card=await self._card(session, row))
+            invoices = await self._invoices(session, row)
+            old = current_invoice(invoices)
+            if old is None or _invoice_info(old).reissuable is False:
+                by, at = await self._last(session, row, "reissued")
+                return DecisionResult(
+                    Outcome.NOT_APPLICABLE, by=by, at=at, card=await self._card(session, row)
+                )
+            now = self._clock()
+            order_number = reissue_order_number(row.call_id, len(invoices) + 1)
+            old.superseded_at = now
+            old.updated_at = now
+            session.add(
+                InvoiceRow(
+                    handoff_id=row.id,
+                    order_number=order_number,
+                    status="creating",
+                    amount=old.amount,
+                    currency=old.currency,
+                    email=old.email,
+                    created_at=now,
+                    updated_at=now,
+                )
+            )
+            self._enqueue(
+                session,
+                row,
+                "create_invoice",
+                _create_key(order_number),
+                order_number=order_number,
+            )
+            row.status = HandoffStatus.PROCESSING.value
+            self._touch(row)
+            self._audit(
+                session,
+                row,
+                user_id,
+                "reissued",
+                previous_order=old.order_number,
+                previous_txn_id=old.txn_id,
+                previous_status=old.status,
+                previous_state=old.payment_state,
+                order_number=order_number,
+            )
+            await session.flush()
+            return DecisionResult(
+                Outcome.DONE, card=await self._card(session, row), queued=("create_invoice",)
+            )
+
+    async def _last(
+        self, session: AsyncSession, row: HandoffRow, action: EventType | str
+    ) -> tuple[str | None, datetime | None]:
+        entry = await session.scalar(
+            select(AuditEntry)
+            .where(AuditEntry.handoff_id == row.id, AuditEntry.action == EventType(action).value)
+            .order_by(AuditEntry.at.desc(), AuditEntry.id.desc())
+            .limit(1)
+        )
+        return (entry.actor, entry.at) if entry else (None, None)
+
     def _restart_reminders(self, row: HandoffRow) -> None:
         if row.deadline is None or row.status in CLOSED:
             row.next_reminder_at = None
@@ -408,29 +617,71 @@ class HandoffService:
         row.next_reminder_at = max(row.deadline - heads_up, now) if row.deadline > now else now
 
 
+def _values(actions: Sequence[EventType]) -> list[str]:
+    """The stored ``audit_log.action`` values of ``actions`` (for SQL ``IN``)."""
+    return [action.value for action in actions]
+
+
+def _create_key(order_number: str) -> str:
+    """The outbox key of the work creating one invoice (the first one's order number is the call id)."""
+    return f"create_invoice:{order_number}"
+
+
+def _invoice_info(invoice: InvoiceRow) -> InvoiceInfo:
+    return InvoiceInfo(
+        order_number=invoice.order_number,
+        status=invoice.status,
+        amount=invoice.amount,
+        currency=invoice.currency,
+        txn_id=invoice.txn_id,
+        url=invoice.invoice_url,
+        error=invoice.last_error,
+        paid=invoice.paid_at is not None or invoice.payment_state in PAID_STATES,
+        payment_state=invoice.payment_state,
+        expected=invoice.expected_amount,
+        expected_currency=invoice.expected_currency,
+        received=invoice.received_amount,
+        received_currency=invoice.received_currency,
+        review_reason=invoice.review_reason,
+        superseded=invoice.superseded_at is not None,
+    )
+
+
+def current_invoice(invoices: Sequence[InvoiceRow]) -> InvoiceRow | None:
+    """The invoice a handoff is about now: the one paid, else the newest no reissue replaced."""
+    paid = [i for i in invoices if i.paid_at is not None]
+    live = paid or [i for i in invoices if i.superseded_at is None] or list(invoices)
+    return live[-1] if live else None
+
+
+def reissue_order_number(call_id: str, issue: int) -> str:
+    """The order number of a handoff's ``issue``-th invoice: ``{call_id}-r{issue}``.
+
+    Stable, so a retry after a crash looks the same order up in Plisio before creating it again.
+    A call id too long to take the suffix keeps its start and a short digest of the whole.
+    """
+    suffix = f"-r{issue}"
+    if len(call_id) + len(suffix) <= ORDER_NUMBER_MAX:
+        return call_id + suffix
+    digest = hashlib.sha256(call_id.encode("utf-8")).hexdigest()[:12]
+    keep = ORDER_NUMBER_MAX - len(suffix) - len(digest) - 1
+    return f"{call_id[:keep]}-{digest}{suffix}"
+
+
 def build_card(
     row: HandoffRow,
     approvals: Any,
     audit: Any,
-    invoice: InvoiceRow | None,
+    invoices: Sequence[InvoiceRow],
     routing: RoutingConfig,
     *,
     sandbox: bool = False,
 ) -> HandoffCard:
     """Assemble the display view of one handoff from its stored rows."""
     handoff = Handoff.model_validate(row.payload)
-    invoice_info = None
-    if invoice is not None:
-        invoice_info = InvoiceInfo(
-            order_number=invoice.order_number,
-            status=invoice.status,
-            amount=invoice.amount,
-            currency=invoice.currency,
-            txn_id=invoice.txn_id,
-            url=invoice.invoice_url,
-            error=invoice.last_error,
-            paid=invoice.paid_at is not None or is_paid(invoice.status),
-        )
+    invoice = current_invoice(invoices)
+    invoice_info = _invoice_info(invoice) if invoice is not None else None
+    superseded = tuple(_invoice_info(i) for i in invoices if i is not invoice)
     return HandoffCard(
         handoff_id=row.id,
         call_id=row.call_id,
@@ -460,7 +711,14 @@ def build_card(
         ),
         decline_reason=row.resolution.get("decline_reason"),
         invoice=invoice_info,
+        superseded_invoices=superseded,
         last_error=invoice.last_error if invoice is not None else None,
         mention_group=routing.mentions.finance_group if row.urgent else None,
         sandbox=sandbox,
+        received_at=row.created_at,
+        context={
+            str(name): dict(value)
+            for name, value in (row.context or {}).items()
+            if isinstance(value, dict)
+        },
     )

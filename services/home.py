@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.db.engine import Database
 from services.db.models import Approval, AuditEntry, HandoffRow
+from services.events import EventType
 from services.handoff_model import Urgency, Workflow
 from services.states import CLOSED, DECIDABLE, HandoffStatus
 
@@ -23,7 +24,15 @@ __all__ = ["HomeItem", "HomeQueries", "HomeRefresher", "HomeSnapshot", "RecentIt
 CLOSED_VALUES = [s.value for s in CLOSED]
 DECIDABLE_VALUES = [s.value for s in DECIDABLE]
 # What a person did that counts as "acted on" (the bot's own entries are left out by actor).
-PERSON_ACTIONS = ("approved", "declined", "escalated", "reassigned", "done", "retried", "snoozed")
+PERSON_ACTIONS = (
+    EventType.APPROVED,
+    EventType.DECLINED,
+    EventType.ESCALATED,
+    EventType.REASSIGNED,
+    EventType.DONE,
+    EventType.RETRIED,
+    EventType.SNOOZED,
+)
 RECENT_SCAN = 200  # newest audit entries read to find the distinct recent handoffs
 
 
@@ -50,6 +59,8 @@ class HomeItem:
     currency: str | None
     two_person: bool
     approvals: int = 0
+    # What the connected systems said (``handoffs.context``), drawn like on the message.
+    context: dict[str, dict[str, Any]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,6 +109,7 @@ def _item(row: HandoffRow, approvals: int = 0) -> HomeItem:
         currency=row.currency,
         two_person=row.two_person,
         approvals=approvals,
+        context=dict(row.context or {}),
     )
 
 
@@ -189,7 +201,7 @@ class HomeQueries:
             .where(
                 AuditEntry.actor == user_id,
                 AuditEntry.handoff_id.is_not(None),
-                AuditEntry.action.in_(PERSON_ACTIONS),
+                AuditEntry.action.in_([action.value for action in PERSON_ACTIONS]),
             )
             .order_by(AuditEntry.at.desc(), AuditEntry.id.desc())
             .limit(RECENT_SCAN)

@@ -16,11 +16,13 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from services.handoff_model import Handoff, Urgency, Workflow
+from services.handoff_model import INVOICE_WORKFLOWS, Handoff, Urgency, Workflow
 
 __all__ = [
     "INVOICE_WORKFLOWS",
     "MONEY_WORKFLOWS",
+    "ContextRules",
+    "Finance",
     "LadderStep",
     "ReviewFlag",
     "RouteDecision",
@@ -46,12 +48,12 @@ class ReviewFlag(StrEnum):
     LEGAL_TERMS = "legal_terms"
     CUSTOMER_COMMITMENT = "customer_commitment"
     UNVERIFIED_EMAIL = "unverified_email"
+    # From what the connected systems said (services/context_policy.py).
+    PAST_DUE = "past_due"
+    PAYMENT_FAILED = "payment_failed"
+    RENEWAL_SOON = "renewal_soon"
 
 
-# Workflows whose approval creates a Plisio invoice.
-INVOICE_WORKFLOWS = frozenset(
-    {Workflow.CREATE_INVOICE, Workflow.VIP_PAYMENT_BLOCKER, Workflow.COLLECTIONS}
-)
 MONEY_WORKFLOWS = INVOICE_WORKFLOWS | {
     Workflow.REFUND,
     Workflow.DISPUTE,
@@ -85,6 +87,16 @@ class Mentions(_Section):
 
 
 class Approvers(_Section):
+    users: list[str] = Field(default_factory=list)
+    usergroups: list[str] = Field(default_factory=list)
+
+
+class Finance(_Section):
+    """Finance members: who may look things up, escalate, own and follow up handoffs.
+
+    Approvers and ``mentions.finance_lead`` count as members without being listed here.
+    """
+
     users: list[str] = Field(default_factory=list)
     usergroups: list[str] = Field(default_factory=list)
 
@@ -135,17 +147,31 @@ class Digest(_Section):
     timezone: str = "UTC"
 
 
+class ContextRules(_Section):
+    """What the connected systems' context adds (``[context]``; services/context_policy.py)."""
+
+    past_due_review: bool = True  # a past-due Stripe subscription is a review reason
+    failed_payment_review: bool = True  # so is a failed latest Stripe payment
+    past_due_urgent: bool = True  # both count toward urgency
+    failed_payment_urgent: bool = True
+    renewal_within_days: int = Field(
+        default=14, ge=0
+    )  # HubSpot renewal this close: a reason; 0 off
+
+
 class RoutingConfig(_Section):
     """The parsed routing.toml."""
 
     channels: Channels
     mentions: Mentions = Field(default_factory=Mentions)
     approvers: Approvers = Field(default_factory=Approvers)
+    finance: Finance = Field(default_factory=Finance)
     approvals: Approvals = Field(default_factory=Approvals)
     urgency: UrgencyRules = Field(default_factory=UrgencyRules)
     review: ReviewRules = Field(default_factory=ReviewRules)
     reminders: Reminders = Field(default_factory=Reminders)
     digest: Digest = Field(default_factory=Digest)
+    context: ContextRules = Field(default_factory=ContextRules)
 
     @property
     def escalation_channel(self) -> str:
@@ -232,8 +258,13 @@ def decide(
     *,
     now: datetime,
     sensitive_found: bool = False,
+    from_slack: bool = False,
 ) -> RouteDecision:
-    """Route one (already redacted) handoff."""
+    """Route one (already redacted) handoff.
+
+    ``from_slack`` marks a request typed in Slack (``/invoice new``): its next step is the
+    bot's own, not something promised to a customer on a call.
+    """
     workflow = handoff.effective_workflow
     customer = handoff.customer
     billing = handoff.billing
@@ -277,7 +308,7 @@ def decide(
         flags.append(ReviewFlag.CHANGES_ACCESS)
     if workflow in _LEGAL_WORKFLOWS:
         flags.append(ReviewFlag.LEGAL_TERMS)
-    if follow_up is not None and (follow_up.next_step or follow_up.deadline):
+    if not from_slack and follow_up is not None and (follow_up.next_step or follow_up.deadline):
         flags.append(ReviewFlag.CUSTOMER_COMMITMENT)
     if customer is not None and customer.email and not customer.email_verified:
         flags.append(ReviewFlag.UNVERIFIED_EMAIL)
