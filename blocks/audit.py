@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from enum import StrEnum
 
 from blocks.common import (
     JSON,
+    NAME_MAX,
     URL_MAX,
     button,
     clip_mrkdwn,
@@ -18,64 +20,83 @@ from blocks.common import (
     who,
 )
 from blocks.handoff_state import WORKFLOW_LABELS, card_amount, owner_ref
-from blocks.ids import AuditAction, BlockId, link_action_id
+from blocks.ids import (
+    APPROVED_PARTLY,
+    ActionId,
+    BlockId,
+    encode_button_value,
+    link_action_id,
+)
 from services.cards import HandoffCard
+from services.events import EventType
 
 __all__ = ["RefusalCode", "escalation_notice", "refusal", "thread_note"]
 
 DETAIL_MAX = 1000
 NO_REASON = "no reason given"
-# action: (template, what {detail} is when given, the detail when it is not)
-NOTES: dict[AuditAction, tuple[str, str, str]] = {
-    AuditAction.APPROVED: (
+# event type (or APPROVED_PARTLY): (template, what {detail} is when given, the detail when not)
+NOTES: dict[str, tuple[str, str, str]] = {
+    EventType.APPROVED: (
         "✅ {actor} approved this handoff (final approval).{detail}",
         "text",
         "",
     ),
-    AuditAction.APPROVED_PARTLY: (
+    APPROVED_PARTLY: (
         "👍 {actor} approved this handoff (1 of 2). A second, different approver must approve.",
         "none",
         "",
     ),
-    AuditAction.DECLINED: ("⛔ {actor} declined this handoff: {detail}", "reason", NO_REASON),
-    AuditAction.ESCALATED: ("🔺 {actor} escalated this handoff: {detail}", "reason", NO_REASON),
-    AuditAction.REASSIGNED: (
+    EventType.DECLINED: ("⛔ {actor} declined this handoff: {detail}", "reason", NO_REASON),
+    EventType.ESCALATED: ("🔺 {actor} escalated this handoff: {detail}", "reason", NO_REASON),
+    EventType.REASSIGNED: (
         "↪️ {actor} reassigned this handoff to {detail}.",
         "user",
         "someone else",
     ),
-    AuditAction.INVOICE_CREATED: (
+    EventType.INVOICE_CREATED: (
         "🧾 Plisio invoice created: {detail}",
         "link",
         "no link returned",
     ),
-    AuditAction.INVOICE_FAILED: (
-        "⚠️ Plisio invoice failed: {detail}. Use *Retry* on the handoff message.",
+    EventType.INVOICE_FAILED: (
+        "⚠️ Plisio invoice failed: {detail}. Use *Retry* or *Decline* on the handoff message.",
         "reason",
         "no error message",
     ),
-    AuditAction.PAID: ("💰 The Plisio invoice was paid.{detail}", "text", ""),
-    AuditAction.EXPIRED: ("⌛ The Plisio invoice expired unpaid.{detail}", "text", ""),
-    AuditAction.MISMATCH: (
+    EventType.PAID: ("💰 The Plisio invoice was paid.{detail}", "text", ""),
+    EventType.EXPIRED: ("⌛ The Plisio invoice expired unpaid.{detail}", "text", ""),
+    EventType.MISMATCH: (
         "⚠️ Plisio reports a payment mismatch: {detail}. Check the amount before closing.",
         "reason",
         "the amount paid differs from the invoice",
     ),
-    AuditAction.CANCELLED: ("✖️ The Plisio invoice was cancelled.{detail}", "text", ""),
-    AuditAction.RETRIED: ("🔁 {actor} retried creating the Plisio invoice.", "none", ""),
-    AuditAction.DONE: ("☑️ {actor} marked this handoff done.{detail}", "text", ""),
-    AuditAction.SNOOZED: (
+    EventType.CANCELLED: ("✖️ The Plisio invoice was cancelled.{detail}", "text", ""),
+    EventType.RETRIED: ("🔁 {actor} retried creating the Plisio invoice.", "none", ""),
+    EventType.REISSUED: (
+        "🔁 {actor} reissued the Plisio invoice; the old one ({detail}) is kept as superseded.",
+        "reason",
+        "previous invoice",
+    ),
+    EventType.CONNECTOR_FAILED: (
+        "⚠️ {detail} The Slack flow goes on; `/handoff` shows it too.",
+        "sentence",
+        "A connected system gave up.",
+    ),
+    EventType.EXTERNAL_LINKED: ("🔗 Linked: {detail}", "labelled_link", "a record"),
+    EventType.DONE: ("☑️ {actor} marked this handoff done.{detail}", "text", ""),
+    EventType.SNOOZED: (
         "💤 {actor} snoozed the follow-up reminders until {detail}.",
         "raw",
         "later",
     ),
-    AuditAction.PAYMENT_STATUS: (
+    EventType.PAYMENT_STATUS: (
         "ℹ️ Plisio reports the invoice status: {detail}",
         "reason",
         "unknown",
     ),
 }
 OPEN_INVOICE = "Open invoice"
+_BY_MENTION = re.compile(r" by <@([UW][A-Z0-9]{2,20})>$")
 
 
 class RefusalCode(StrEnum):
@@ -89,11 +110,17 @@ class RefusalCode(StrEnum):
     CLOSED = "closed"
     NOT_FOUND = "not_found"
     ERROR = "error"
+    NOT_FINANCE = "not_finance"
+    NOT_OWNER_OR_FINANCE = "not_owner_or_finance"
+    AWAITING_APPROVAL = "awaiting_approval"
+    UNPAID = "unpaid"
+    ALREADY_REISSUED = "already_reissued"
+    NOT_REISSUABLE = "not_reissuable"
 
 
 REFUSALS = {
     RefusalCode.NOT_APPROVER: (
-        "Only finance approvers can approve handoffs. Ask someone in @finance-approvers."
+        "Only finance approvers can {verb} handoffs. Ask someone in @finance-approvers."
     ),
     RefusalCode.ALREADY_DECIDED: "Already approved{by}{when}.",
     RefusalCode.ALREADY_DECLINED: "Already declined{by}{when}; there is nothing left to approve.",
@@ -106,7 +133,53 @@ REFUSALS = {
         "I can't find that handoff. It may have been removed; ask in the finance channel."
     ),
     RefusalCode.ERROR: "Something went wrong; it has been logged. Try again in a minute.",
+    RefusalCode.NOT_FINANCE: (
+        "Only finance members can {verb}. Ask in the finance channel if you need this."
+    ),
+    RefusalCode.NOT_OWNER_OR_FINANCE: (
+        "Only this handoff's owner or a finance member can {verb}. "
+        "Ask in the finance channel if you need this."
+    ),
+    RefusalCode.AWAITING_APPROVAL: (
+        "Not marked done: this handoff still waits for approval{of}. "
+        "An approver must approve it, or decline it to close it."
+    ),
+    RefusalCode.UNPAID: "Not marked done: {why}",
+    RefusalCode.ALREADY_REISSUED: "Already reissued{by}{when}; the new invoice is on its way.",
+    RefusalCode.NOT_REISSUABLE: (
+        "This invoice is not expired, cancelled or underpaid, so there is nothing to reissue."
+    ),
 }
+# How each refusal names the action that was refused.
+VERBS = {
+    "approve": "approve",
+    "decline": "decline",
+    "retry": "retry invoices on",
+    "reissue": "reissue invoices for",
+    "escalate": "escalate handoffs",
+    "view": "look up customers' invoices and handoffs",
+    "request": "request invoices",
+    "mark_done": "mark it done",
+    "snooze": "snooze its reminders",
+    "reassign": "reassign it",
+    "refresh_context": "refresh its context from the connected systems",
+}
+UNPAID_WHY = {
+    "processing": "its Plisio invoice is still being created. It closes when the invoice is paid.",
+    "action_failed": (
+        "its Plisio invoice failed, so nothing has been paid. An approver can use *Retry*."
+    ),
+    "invoiced": (
+        "its Plisio invoice is not paid yet. It closes by itself when Plisio reports the payment."
+    ),
+    "invoiced_review": (
+        "its Plisio invoice was not paid as issued (underpaid, expired, cancelled or held for "
+        "review). An approver can close it after review, or reissue the invoice."
+    ),
+}
+UNPAID_DEFAULT = "its invoice is not paid yet."
+DECLINE_OFFER = "You are an approver: you can decline it now."
+DECLINE = "Decline"
 ESCALATION_TEXT = "🔺 Escalated by {actor}: {label} ({urgency}) from {name}{amount}"
 ESCALATION_LINE = "{lead}🔺 *Escalated by {actor}:* {reason}"
 ESCALATION_SUMMARY = "*{label}* from {name}{amount}\n*Owner:* {owner}{deadline}"
@@ -120,8 +193,8 @@ SANDBOX_PREFIX = "[SANDBOX] "
 def thread_note(action: str, actor_id: str, at: datetime, *, detail: str | None = None) -> JSON:
     """A thread reply recording one action: who did what, when, and why."""
     try:
-        template, kind, default = NOTES[AuditAction(action)]
-    except ValueError:
+        template, kind, default = NOTES[action]
+    except KeyError:
         raise ValueError(f"no thread note for action {action!r}") from None
     text = template.format(actor=who(actor_id), detail=_detail(kind, detail, default))
     return {"text": text, "blocks": [section(text), context(slack_date(at))]}
@@ -133,26 +206,69 @@ def _detail(kind: str, detail: str | None, default: str) -> str:
     if not detail:
         return default
     if kind == "user":
-        return who(detail) if len(detail) <= 64 else clip_mrkdwn(detail, DETAIL_MAX)[0]
+        # A user id, or the mention a caller built from one (<@U…>): shown as a mention.
+        bare = detail.removeprefix("<@").removesuffix(">") if detail.startswith("<@") else detail
+        return who(bare) if len(bare) <= 64 else clip_mrkdwn(detail, DETAIL_MAX, inert=True)[0]
     if kind == "raw" and detail.startswith("<!date^") and len(detail) <= 200:
         return detail  # a Slack date token the bot built itself if len(detail) <= 64 else clip_mrkdwn(detail, DETAIL_MAX)[0]
+    if kind == "labelled_link":
+        url, _, label = detail.partition(" ")
+        if url.startswith(("https://", "http://")) and len(url) <= URL_MAX and label:
+            # "… by <@U123>" (who sent an email): the mention after the link, where it renders.
+            by = _BY_MENTION.search(label)
+            after = f" by {who(by.group(1))}" if by else ""
+            label = label[: by.start()] if by else label
+            return link(url, clip_mrkdwn(label, DETAIL_MAX, inert=True)[0]) + after
+        return clip_mrkdwn(detail, DETAIL_MAX, inert=True)[0]
+    if kind == "sentence":
+        clipped = clip_mrkdwn(detail, DETAIL_MAX, inert=True)[0]
+        return clipped if clipped.endswith((".", "!", "?")) else clipped + "."
     if kind == "link" and detail.startswith(("https://", "http://")) and len(detail) <= URL_MAX:
         return link(detail, OPEN_INVOICE)
-    clipped = clip_mrkdwn(detail, DETAIL_MAX)[0]
+    clipped = clip_mrkdwn(detail, DETAIL_MAX, inert=True)[0]
     return f" {clipped}" if kind == "text" else clipped
 
 
-def refusal(reason_code: str, *, by: str | None = None, at: datetime | None = None) -> JSON:
-    """An ephemeral message saying why a click did nothing."""
+def refusal(
+    reason_code: str,
+    *,
+    by: str | None = None,
+    at: datetime | None = None,
+    action: str | None = None,
+    status: str | None = None,
+    approvals: tuple[int, int] | None = None,
+    offer_decline: str | None = None,
+) -> JSON:
+    """An ephemeral message saying why a click did nothing.
+
+    ``action`` names what was refused (a ``services.permissions.Action`` value), ``status`` the
+    handoff's status for the unpaid case, ``approvals`` (have, need) for the pending case, and
+    ``offer_decline`` a handoff id whose Decline button an approver gets with the refusal.
+    """
     try:
         template = REFUSALS[RefusalCode(reason_code)]
     except ValueError:
         raise ValueError(f"no refusal message for {reason_code!r}") from None
+    of = ""
+    if approvals is not None and approvals[1] > 1:
+        of = f" ({approvals[0]} of {approvals[1]} approvals so far)"
     text = template.format(
         by=f" by {who(by)}" if by else "",
         when=f", {slack_date(at)}" if at is not None else "",
+        verb=VERBS.get(action or "approve", "do that"),
+        why=UNPAID_WHY.get(status or "", UNPAID_DEFAULT),
+        of=of,
     )
-    return {"text": text, "blocks": [section(text)]}
+    blocks: list[JSON] = [section(text)]
+    if offer_decline is not None:
+        blocks.append(context(DECLINE_OFFER))
+        decline = button(
+            DECLINE, ActionId.DECLINE, value=encode_button_value(offer_decline), style="danger"
+        )
+        blocks.append(
+            {"type": "actions", "block_id": BlockId.DECISIONS.value, "elements": [decline]}
+        )
+    return {"text": text, "blocks": blocks}
 
 
 def escalation_notice(
@@ -165,7 +281,8 @@ def escalation_notice(
 ) -> JSON:
     """The repost in the escalation channel, mentioning the finance lead."""
     customer = card.handoff.customer
-    name = clip_mrkdwn((customer.name or customer.account_id or "") if customer else "", 200)[0]
+    raw_name = (customer.name or customer.account_id or "") if customer else ""
+    name = clip_mrkdwn(raw_name, NAME_MAX)[0]
     amount = card_amount(card)
     names = {
         "actor": who(actor_id),
@@ -178,12 +295,12 @@ def escalation_notice(
     line = ESCALATION_LINE.format(
         lead=f"{who(lead)} " if lead else "",
         actor=names["actor"],
-        reason=clip_mrkdwn(reason or NO_REASON, DETAIL_MAX)[0],
+        reason=clip_mrkdwn(reason or NO_REASON, DETAIL_MAX, inert=True)[0],
     )
     deadline = ESCALATION_DEADLINE.format(when=slack_date(card.deadline)) if card.deadline else ""
     summary = ESCALATION_SUMMARY.format(
         label=names["label"],
-        name=names["name"],
+        name=clip_mrkdwn(raw_name, 1000, inert=True)[0] or UNKNOWN_CALLER,
         amount=names["amount"],
         owner=owner_ref(card),
         deadline=deadline,

@@ -17,18 +17,30 @@ from slack_sdk.errors import SlackObjectFormationError
 from slack_sdk.models.blocks import Block
 from slack_sdk.models.views import View
 
+from services.handoff_model import Customer, FollowUp, field_limit
+
 __all__ = [
     "BUTTON_TEXT_MAX",
+    "CONFIRM_BUTTON_MAX",
     "CONFIRM_TEXT_MAX",
+    "CONFIRM_TITLE_MAX",
     "CONTEXT_ELEMENTS_MAX",
     "DATE_FORMAT",
     "ELLIPSIS",
+    "EMAIL_MAX",
+    "ESCALATION_REASON_MAX",
     "FIELDS_MAX",
     "FIELD_TEXT_MAX",
     "HEADER_MAX",
     "JSON",
+    "LABEL_MAX",
     "MESSAGE_BLOCKS_MAX",
     "MODAL_TEXT_MAX",
+    "NAME_MAX",
+    "NEXT_STEP_MAX",
+    "OPTION_TEXT_MAX",
+    "OWNER_MAX",
+    "PLACEHOLDER_MAX",
     "SECTION_TEXT_MAX",
     "URL_MAX",
     "button",
@@ -38,6 +50,7 @@ __all__ = [
     "fallback_time",
     "format_money",
     "humanize_duration",
+    "inert",
     "link",
     "mrkdwn",
     "plain",
@@ -51,6 +64,7 @@ __all__ = [
 
 JSON = dict[str, Any]
 
+# Slack's own Block Kit limits (not the handoff's: those come from services.handoff_model).
 MESSAGE_BLOCKS_MAX = 50
 SECTION_TEXT_MAX = 3000
 FIELDS_MAX = 10
@@ -58,9 +72,21 @@ FIELD_TEXT_MAX = 2000
 HEADER_MAX = 150
 BUTTON_TEXT_MAX = 75
 CONTEXT_ELEMENTS_MAX = 10
+CONFIRM_TITLE_MAX = 100
 CONFIRM_TEXT_MAX = 300
+CONFIRM_BUTTON_MAX = 30
+OPTION_TEXT_MAX = 75
+PLACEHOLDER_MAX = 150
+LABEL_MAX = 2000  # an input block's label and hint, and a modal's inline error
 MODAL_TEXT_MAX = 24
 URL_MAX = 3000
+
+# The handoff's own length limits, read from the model (the contract), never restated here.
+NAME_MAX = field_limit(Customer, "name")
+EMAIL_MAX = field_limit(Customer, "email")
+OWNER_MAX = field_limit(FollowUp, "finance_owner")
+NEXT_STEP_MAX = field_limit(FollowUp, "next_step")
+ESCALATION_REASON_MAX = field_limit(FollowUp, "escalation_reason")
 
 ELLIPSIS = "…"
 DATE_FORMAT = "{date_short_pretty} at {time}"
@@ -69,9 +95,43 @@ _SLACK_GROUP = re.compile(r"S[A-Z0-9]{2,}")
 _ESCAPES = {"&": "&amp;", "<": "&lt;", ">": "&gt;"}
 
 
+# Slack's mrkdwn has no escape for its formatting marks. A date token whose format names no
+# date part is shown as its fallback text, and Slack never formats a fallback: so each mark in
+# caller text becomes a token whose fallback is that same mark. It reads and copies as the mark
+# itself. (The technique jsx-slack's <Escape> uses.)
+_FORMATTING_MARKS = frozenset("*_~`")
+_INERT_MARK = "<!date^00000000^{{_}}|{mark}>"
+# A soft hyphen (invisible) in front of a line's first ">" stops it from opening a quote.
+_SOFT_HYPHEN = "\u00ad"
+
+
 def escape(text: str) -> str:
     """Escape user text for mrkdwn so it cannot form mentions, links or date tokens."""
     return "".join(_ESCAPES.get(ch, ch) for ch in text)
+
+
+def _inside_word(text: str, index: int) -> bool:
+    return 0 < index < len(text) - 1 and text[index - 1].isalnum() and text[index + 1].isalnum()
+
+
+def _pieces(text: str, *, inert: bool) -> list[str]:
+    """What each character of ``text`` becomes in mrkdwn (escaped, and inert if asked)."""
+    pieces = [_ESCAPES.get(ch, ch) for ch in text]
+    if not inert:
+        return pieces
+    for index, ch in enumerate(text):
+        # An underscore inside a word (ACC_2217, ap_team@example.com) never italicises.
+        if ch in _FORMATTING_MARKS and not (ch == "_" and _inside_word(text, index)):
+            pieces[index] = _INERT_MARK.format(mark=ch)
+        elif ch == ">" and (index == 0 or text[index - 1] == "\n"):
+            pieces[index] = _SOFT_HYPHEN + pieces[index]
+    return pieces
+
+
+def inert(text: str) -> str:
+    """Caller text for mrkdwn with its formatting made inert: ``*Approved*`` shows as typed,
+    never bold, and cannot form mentions, links or date tokens either."""
+    return "".join(_pieces(text, inert=True))
 
 
 def truncate(text: str, limit: int) -> str:
@@ -81,15 +141,16 @@ def truncate(text: str, limit: int) -> str:
     return text[: max(limit - 1, 0)].rstrip() + ELLIPSIS if limit > 0 else ""
 
 
-def clip_mrkdwn(text: str, limit: int) -> tuple[str, bool]:
-    """Escape ``text`` and fit it in ``limit`` chars without splitting an entity; say if cut."""
-    escaped = escape(text)
+def clip_mrkdwn(text: str, limit: int, *, inert: bool = False) -> tuple[str, bool]:
+    """Escape ``text`` (``inert``: also neutralise its formatting, for caller text) and fit it
+    in ``limit`` chars without splitting an entity or a token; say if cut."""
+    pieces = _pieces(text, inert=inert)
+    escaped = "".join(pieces)
     if len(escaped) <= limit:
         return escaped, False
     kept: list[str] = []
     used = 0
-    for ch in text:
-        piece = _ESCAPES.get(ch, ch)
+    for piece in pieces:
         if used + len(piece) > limit - 1:
             break
         kept.append(piece)

@@ -7,19 +7,25 @@ from decimal import Decimal
 
 from blocks.common import (
     JSON,
+    OWNER_MAX,
     clip_mrkdwn,
-    context,
     escape,
     format_money,
     humanize_duration,
-    link,
     section,
     slack_date,
-    truncate,
     who,
 )
-from blocks.ids import AuditAction
+from blocks.payment_words import (
+    OVERPAID,
+    PAID,
+    amounts,
+    invoice_ref,
+    payment_line,
+    superseded_lines,
+)
 from services.cards import ActionMark, HandoffCard
+from services.events import EventType
 from services.handoff_model import Urgency, Workflow
 from services.routing import ReviewFlag
 from services.states import HandoffStatus
@@ -27,8 +33,8 @@ from services.states import HandoffStatus
 __all__ = [
     "WORKFLOW_LABELS",
     "card_amount",
+    "customer_name",
     "owner_ref",
-    "priority_block",
     "review_block",
     "state_text",
 ]
@@ -48,21 +54,22 @@ WORKFLOW_LABELS = {
     Workflow.OTHER: "Finance request",
 }
 PRIORITY_NOTE = {Urgency.LOW: "Low priority", Urgency.NORMAL: "Normal priority"}
-URGENT_LINE = "*Urgent:* {reasons}"
+URGENCY_WORDS = {Urgency.HIGH: "🔴 *High priority*", Urgency.URGENT: "🚨 *Urgent*"}
+URGENT_LINE = "{urgency}: {reasons}"
 URGENT_NO_REASON = "marked {urgency} on the call"
-NO_OWNER = "not set"
+URGENT_MENTION = "cc {group}"
+DUE = "due {when}"
+NO_OWNER = "no owner yet"
 WAITING = "⏳ *Waiting for approval*"
-WAITING_TWO = "⏳ *Waiting for approval* · needs two different approvers"
+WAITING_TWO = "⏳ *Waiting for approval* from two different approvers"
 PARTLY = "👍 *Approved 1 of 2* by {who}, {when} · waiting for a second, different approver"
 APPROVED_BY = "✅ *Approved* by {who}, {when}"
 PROCESSING_INVOICE = "⏳ Creating Plisio invoice…"
 PROCESSING_LOOKUP = "⏳ Looking up Plisio invoices…"
 PROCESSING_OTHER = "⏳ Working on it…"
-FAILED = "⚠️ *Plisio invoice failed:* {error} · use *Retry*"
+FAILED = "⚠️ *Invoice failed:* {error} · use *Retry* or *Decline*"
 FAILED_UNKNOWN = "no error message"
-NEXT_WITH = "Next step is with {owner}"
-INVOICED = "🧾 *Invoice created:* {invoice} · status {status}"
-PAID = "*Paid* ✅ {amount}invoice {invoice}"
+NEXT_WITH = "➡️ *Next step is with* {owner}"
 DECLINED_BY = "⛔ *Declined* by {who}, {when}: {reason}"
 DECLINED = "⛔ *Declined*: {reason}"
 NO_REASON = "no reason given"
@@ -71,7 +78,7 @@ DONE = "☑️ *Done*"
 ESCALATED_BY = "🔺 Escalated by {who}, {when}: {reason}"
 OVERDUE = "⏰ *Overdue by {duration}*"
 REVIEW = "⚠️ *Check before approving:* {flags}"
-NEEDS_MAPPING = "🧩 *Needs mapping:* {fields}"
+NO_OWNER_YET = "👤 *No owner yet* · use *Reassign* to give it one"
 REMOVED = "🔒 *Removed from this handoff:* {items}"
 FLAG_WORDS = {
     ReviewFlag.LOW_CONFIDENCE: "low match confidence",
@@ -82,58 +89,83 @@ FLAG_WORDS = {
     ReviewFlag.LEGAL_TERMS: "legal terms",
     ReviewFlag.CUSTOMER_COMMITMENT: "customer commitment",
     ReviewFlag.UNVERIFIED_EMAIL: "unverified email",
+    ReviewFlag.PAST_DUE: "subscription past due",
+    ReviewFlag.PAYMENT_FAILED: "latest payment failed",
+    ReviewFlag.RENEWAL_SOON: "renewal coming up",
 }
 REDACTED_WORDS = {"card_number": "card number", "bank_details": "bank details"}
 # Per-piece budgets that keep the whole state section under Slack's 3000 characters.
 REASON_MAX = 1000
 ERROR_MAX = 500
-INVOICE_URL_MAX = 1000
 
 
-def card_amount(card: HandoffCard) -> str | None:
-    """The amount the handoff is about, formatted, from the card or else the billing block."""
+def card_amount(card: HandoffCard, *, escaped: bool = True) -> str | None:
+    """The amount the handoff is about, formatted, from the card or else the billing block
+    (``escaped``: for mrkdwn; else for plain text)."""
     amount: Decimal | None = card.amount
     currency = card.currency
     billing = card.handoff.billing
     if (amount is None or currency is None) and billing is not None:
         amount, currency = billing.amount_decimal, billing.currency
-    return format_money(amount, escape(currency)) if amount is not None and currency else None
+    if amount is None or not currency:
+        return None
+    return format_money(amount, escape(currency) if escaped else currency)
+
+
+def customer_name(card: HandoffCard) -> str | None:
+    """Who the handoff is about: the customer's name, else account id, else email (raw)."""
+    customer = card.handoff.customer
+    if customer is None:
+        return None
+    return customer.name or customer.account_id or card.customer_email
 
 
 def owner_ref(card: HandoffCard) -> str:
     """The owner as a mention when a Slack id is known, else the escaped raw owner."""
     if card.owner_slack_id:
         return who(card.owner_slack_id)
-    return clip_mrkdwn(card.owner, 254)[0] if card.owner else NO_OWNER
+    return clip_mrkdwn(card.owner, OWNER_MAX)[0] if card.owner else NO_OWNER
 
 
-def priority_block(card: HandoffCard) -> JSON | None:
-    """Urgent: a section mentioning the finance group with the reasons; else a quiet context."""
-    if not card.urgent:
-        note = PRIORITY_NOTE.get(card.urgency)
-        return context(note) if note else None
+def _urgency(card: HandoffCard) -> str | None:
+    """How urgent and why (urgent: with the finance group's mention); nothing once closed."""
     if card.closed:
         return None
+    if not card.urgent:
+        return PRIORITY_NOTE.get(card.urgency)
     reasons = ", ".join(card.urgent_reasons) or URGENT_NO_REASON.format(urgency=card.urgency.value)
-    text = URGENT_LINE.format(reasons=clip_mrkdwn(reasons, REASON_MAX)[0])
-    return section(f"{who(card.mention_group)} {text}" if card.mention_group else text)
+    label = URGENCY_WORDS.get(card.urgency, URGENCY_WORDS[Urgency.HIGH])
+    text = URGENT_LINE.format(urgency=label, reasons=clip_mrkdwn(reasons, REASON_MAX)[0])
+    if card.mention_group:
+        text += " · " + URGENT_MENTION.format(group=who(card.mention_group))
+    return text
+
+
+def _deadline(card: HandoffCard, now: datetime) -> str | None:
+    if card.deadline is None or card.closed:
+        return None
+    if card.deadline < now:
+        return OVERDUE.format(duration=humanize_duration(now - card.deadline))
+    return DUE.format(when=slack_date(card.deadline))
 
 
 def state_text(card: HandoffCard, now: datetime) -> str:
-    """Where the handoff stands, with who did what and when, plus escalation and overdue lines."""
+    """The status line (where it stands, for whom, deadline, urgency and why), then who did
+    what: approvals, an escalation, replaced invoices."""
     lines = _status_lines(card)
-    escalated = _mark(card, AuditAction.ESCALATED)
+    head = [lines[0], _deadline(card, now), _urgency(card)]
+    lines[0] = " · ".join(part for part in head if part)
+    escalated = _mark(card, EventType.ESCALATED)
     if escalated and not card.closed:
         reason = clip_mrkdwn(escalated.note or NO_REASON, ERROR_MAX)[0]
         when = slack_date(escalated.at)
         lines.append(ESCALATED_BY.format(who=who(escalated.user_id), when=when, reason=reason))
-    if card.deadline is not None and not card.closed and card.deadline < now:
-        lines.append(OVERDUE.format(duration=humanize_duration(now - card.deadline)))
     return "\n".join(lines)
 
 
 def review_block(card: HandoffCard) -> JSON | None:
-    """The review banner: flags (while decidable), fields that need mapping, what was removed."""
+    """What to check before deciding: review flags (while decidable), a missing owner, what
+    was removed. Which DialNexa fields need mapping is for admins (Home tab, start-up log)."""
     lines = []
     if card.review_flags and card.decidable:  # once decided, the flags are history (thread)
         words = []
@@ -144,16 +176,15 @@ def review_block(card: HandoffCard) -> JSON | None:
                 word += f" ({confidence:.0%})"
             words.append(word)
         lines.append(REVIEW.format(flags=" · ".join(words)))
-    if card.missing_fields:
-        fields = clip_mrkdwn(", ".join(card.missing_fields), 800)[0]
-        lines.append(NEEDS_MAPPING.format(fields=fields))
+    if not (card.owner or card.owner_slack_id or card.closed):
+        lines.append(NO_OWNER_YET)
     if card.redacted:
         items = ", ".join(REDACTED_WORDS.get(r, r.replace("_", " ")) for r in card.redacted)
         lines.append(REMOVED.format(items=clip_mrkdwn(items, 800)[0]))
     return section("\n".join(lines)) if lines else None
 
 
-def _mark(card: HandoffCard, action: AuditAction) -> ActionMark | None:
+def _mark(card: HandoffCard, action: EventType) -> ActionMark | None:
     marks = [m for m in card.actions if m.action == action.value]
     return marks[-1] if marks else None
 
@@ -163,16 +194,6 @@ def _approved_by(card: HandoffCard) -> list[str]:
         return []
     people = " and ".join(who(a.user_id) for a in card.approvals)
     return [APPROVED_BY.format(who=people, when=slack_date(card.approvals[-1].at))]
-
-
-def _invoice_ref(card: HandoffCard) -> str:
-    invoice = card.invoice
-    if invoice is None:
-        return "—"
-    label = truncate(invoice.txn_id or invoice.order_number, 64)
-    if invoice.url and len(invoice.url) <= INVOICE_URL_MAX:  # Plisio's are ~60 chars
-        return link(invoice.url, label)
-    return escape(label)
 
 
 def _status_lines(card: HandoffCard) -> list[str]:
@@ -185,7 +206,7 @@ def _status_lines(card: HandoffCard) -> list[str]:
         first = card.approvals[0]
         return [PARTLY.format(who=who(first.user_id), when=slack_date(first.at))]
     if status is HandoffStatus.DECLINED:
-        mark = _mark(card, AuditAction.DECLINED)
+        mark = _mark(card, EventType.DECLINED)
         raw = (mark.note if mark else None) or card.decline_reason or NO_REASON
         reason = clip_mrkdwn(raw, REASON_MAX)[0]
         if mark is None:
@@ -193,13 +214,18 @@ def _status_lines(card: HandoffCard) -> list[str]:
         return [DECLINED_BY.format(who=who(mark.user_id), when=slack_date(mark.at), reason=reason)]
     if status is HandoffStatus.PAID:
         amount = card_amount(card)
-        paid = PAID.format(amount=f"{amount} · " if amount else "", invoice=_invoice_ref(card))
-        return [paid, *_approved_by(card)]
+        paid = PAID.format(amount=f"{amount} " if amount else "", invoice=invoice_ref(card.invoice))
+        invoice = card.invoice
+        lines = [paid]
+        if invoice is not None and invoice.payment_state == "overpaid":
+            lines.append(OVERPAID.format(**amounts(invoice)))
+        return [*lines, *_approved_by(card), *superseded_lines(card)]
     if status is HandoffStatus.DONE:
-        mark = _mark(card, AuditAction.DONE)
+        mark = _mark(card, EventType.DONE)
         done = DONE_BY.format(who=who(mark.user_id), when=slack_date(mark.at)) if mark else DONE
         return [done, *_approved_by(card)]
-    return [*_approved_by(card), _follow_up_line(card)]
+    # What is pending leads; who approved it follows.
+    return [_follow_up_line(card), *_approved_by(card), *superseded_lines(card)]
 
 
 def _follow_up_line(card: HandoffCard) -> str:
@@ -212,6 +238,5 @@ def _follow_up_line(card: HandoffCard) -> str:
         error = (card.invoice.error if card.invoice else None) or card.last_error or FAILED_UNKNOWN
         return FAILED.format(error=clip_mrkdwn(error, ERROR_MAX)[0])
     if card.status is HandoffStatus.INVOICED:
-        status = clip_mrkdwn(card.invoice.status, 40)[0] if card.invoice else "unknown"
-        return INVOICED.format(invoice=_invoice_ref(card), status=status)
+        return payment_line(card)
     return NEXT_WITH.format(owner=owner_ref(card))

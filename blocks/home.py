@@ -8,6 +8,7 @@ from datetime import datetime
 from blocks.common import (
     HEADER_MAX,
     JSON,
+    SECTION_TEXT_MAX,
     URL_MAX,
     clip_mrkdwn,
     context,
@@ -19,9 +20,11 @@ from blocks.common import (
     section,
     slack_date,
 )
+from blocks.handoff_context import context_texts
 from blocks.handoff_state import WORKFLOW_LABELS
 from blocks.status import STATUS_LABELS
 from services.home import HomeItem, HomeSnapshot, RecentItem
+from services.mapping import describe_gaps
 from services.states import CLOSED, HandoffStatus
 
 __all__ = ["VIEW_BLOCKS_MAX", "home_view"]
@@ -55,6 +58,11 @@ ACTION_WORDS = {
     "snoozed": "snoozed",
 }
 URGENT_MARK = "🔴 "
+MAPPING = (
+    "🧩 *DialNexa fields to map* · open handoffs arrived without: {fields}. Map them in "
+    "DialNexa's handoff settings so every message carries them."
+)
+MAPPING_MAX = 1000
 UNKNOWN_CALLER = "unknown caller"
 STEP_MAX, NAME_MAX = 300, 150
 
@@ -83,7 +91,12 @@ def _item(item: HomeItem, links: Mapping[str, str], now: datetime, note: str | N
         lines.append(note)
     if item.next_step:
         lines.append(NEXT_STEP.format(step=clip_mrkdwn(item.next_step, STEP_MAX)[0]))
-    return section("\n".join(lines))
+    text = "\n".join(lines)
+    for drawn in context_texts(item.context):  # as on the message; whole sections that fit
+        if len(text) + 1 + len(drawn) > SECTION_TEXT_MAX:
+            break
+        text += "\n" + drawn
+    return section(text)
 
 
 def _list(
@@ -127,11 +140,26 @@ def _counts(snapshot: HomeSnapshot) -> str:
     return " · ".join(parts) if parts else escape(COUNTS_NONE)
 
 
-def home_view(snapshot: HomeSnapshot, *, now: datetime, links: Mapping[str, str]) -> JSON:
-    """The whole Home tab view for one person (``links``: handoff id -> message permalink)."""
+def _mapping(gaps: Mapping[str, int]) -> list[JSON]:
+    if not gaps:
+        return []
+    fields = clip_mrkdwn(describe_gaps(gaps), MAPPING_MAX)[0]
+    return [section(MAPPING.format(fields=fields))]
+
+
+def home_view(
+    snapshot: HomeSnapshot,
+    *,
+    now: datetime,
+    links: Mapping[str, str],
+    mapping_gaps: Mapping[str, int] | None = None,
+) -> JSON:
+    """The whole Home tab view for one person (``links``: handoff id -> message permalink;
+    ``mapping_gaps``: for admins, field -> open handoffs that arrived without it)."""
     blocks: list[JSON] = [
         {"type": "header", "text": plain(HEADER, HEADER_MAX)},
         context(_counts(snapshot), UPDATED.format(when=slack_date(now))),
+        *_mapping(mapping_gaps or {}),
     ]
     title = MINE_TITLE.format(count=snapshot.mine_total)
     blocks += _list(title, snapshot.mine, snapshot.mine_total, MINE_EMPTY, links, now, MAX_MINE)

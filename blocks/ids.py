@@ -12,13 +12,17 @@ import re
 from dataclasses import dataclass
 from enum import StrEnum
 
+from services.events import EventType
+
 __all__ = [
+    "APPROVED_PARTLY",
     "IDENTITY_CONFIRMED",
     "OPEN_LINK_PATTERN",
     "ActionId",
     "AuditAction",
     "BlockId",
     "CallbackId",
+    "EmailChoice",
     "InputId",
     "InvoiceField",
     "ModalMetadata",
@@ -47,6 +51,9 @@ class ActionId(StrEnum):
     RETRY = "handoff_retry"
     DONE = "handoff_done"
     SNOOZE = "handoff_snooze"
+    REISSUE = "handoff_reissue"  # a new Plisio invoice for an expired, cancelled or underpaid one
+    OPEN_INVOICE_FORM = "invoice_open_form"  # "create an invoice for …" typed: the form, prefilled
+    REFRESH_CONTEXT = "handoff_refresh_context"  # read the connected systems (Stripe, ...) again
     # Link buttons still send an action when clicked; handlers only ack it. Each link button gets
     # a suffix (see link_action_id) because action ids must be unique within a message.
     OPEN_LINK = "handoff_open_link"
@@ -73,13 +80,23 @@ class BlockId(StrEnum):
     ASSIGNEE = "assignee_block"
     NOTE = "note_block"
     IDENTITY = "identity_block"
+    EMAIL = "email_block"  # approve modal: which customer emails to send
+    EMAIL_TEXT = "email_text_block"  # approve modal: a collections follow-up's body
     # Message blocks that hold buttons, so a handler can tell where a click came from.
     DECISIONS = "handoff_decisions"
     LINKS = "handoff_links"
+    CONTEXT_REFRESH = "handoff_context_refresh"
 
 
 # The value of the one checkbox in the approve-with-identity modal.
 IDENTITY_CONFIRMED = "identity_confirmed"
+
+
+class EmailChoice(StrEnum):
+    """The values of the approve modal's email checkboxes."""
+
+    INVOICE = "email_invoice"  # the invoice with its payment link, once it exists
+    FOLLOWUP = "email_followup"  # the collections follow-up, exactly as written in the modal
 
 
 class InputId(StrEnum):
@@ -89,6 +106,8 @@ class InputId(StrEnum):
     ASSIGNEE = "assignee_input"
     NOTE = "note_input"
     IDENTITY = "identity_input"
+    EMAIL = "email_input"
+    EMAIL_TEXT = "email_text_input"
 
 
 class InvoiceField(StrEnum):
@@ -109,24 +128,12 @@ class SnoozeFor(StrEnum):
     TOMORROW = "tomorrow"
 
 
-class AuditAction(StrEnum):
-    """What a person or Plisio did, as recorded in ``ActionMark.action`` and in thread notes."""
-
-    APPROVED = "approved"  # final approval
-    APPROVED_PARTLY = "approved_partly"  # 1 of 2
-    DECLINED = "declined"
-    ESCALATED = "escalated"
-    REASSIGNED = "reassigned"
-    INVOICE_CREATED = "invoice_created"
-    INVOICE_FAILED = "invoice_failed"
-    PAID = "paid"
-    EXPIRED = "expired"
-    MISMATCH = "mismatch"
-    CANCELLED = "cancelled"
-    RETRIED = "retried"
-    DONE = "done"
-    SNOOZED = "snoozed"
-    PAYMENT_STATUS = "payment_status"  # any other Plisio status, shown as it came
+# The audit log's actions are the domain's event types (``services.events``); this name stays
+# for the blocks and handlers that import it.
+AuditAction = EventType
+# The thread note of a first approval of two. Its event is EventType.APPROVED (detail: approval
+# 1 of 2): the note differs, the stored action does not.
+APPROVED_PARTLY = "approved_partly"
 
 
 def link_action_id(kind: str) -> str:

@@ -7,9 +7,10 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from blocks.common import escape
+from blocks.common import SECTION_TEXT_MAX, clip_mrkdwn, escape
 from blocks.ids import CallbackId, InvoiceField
-from services.plisio.models import Operation, is_paid
+from blocks.payment_words import INVOICE_STATUS_WORDS
+from connectors.plisio.models import Operation
 
 __all__ = [
     "FIAT_CURRENCIES",
@@ -17,6 +18,7 @@ __all__ = [
     "invoice_list_message",
     "invoice_request_modal",
     "invoice_usage_message",
+    "not_an_email",
     "plisio_unavailable_message",
 ]
 
@@ -33,7 +35,7 @@ USAGE = (
 SANDBOX_NOTE = "SANDBOX — invoices here are not real"
 STATUS_EMOJI = {
     "completed": "✅",
-    "mismatch": "✅",
+    "mismatch": "⚠️",
     "new": "🕓",
     "pending": "⏳",
     "pending internal": "⏳",
@@ -42,6 +44,12 @@ STATUS_EMOJI = {
     "cancelled duplicate": "✖️",
     "error": "⚠️",
 }
+
+
+# Plisio calls a mismatch overpaid, but it is also what an underpayment looks like: the list
+# cannot compare amounts, so it says to check rather than "paid".
+LIST_WORDS = {"mismatch": "Amount differs from the invoice — check it"}
+UNRECOGNISED = "Unrecognised status ({code})"
 
 
 def _money(amount: Decimal | None, currency: str | None) -> str:
@@ -64,10 +72,12 @@ def _line(op: Operation) -> str:
     )
     status = op.status
     badge = STATUS_EMOJI.get(status, "•")
+    word = LIST_WORDS.get(status) or INVOICE_STATUS_WORDS.get(status)
+    # In words; only a status Plisio has not documented shows its code, being all there is.
+    shown = word or UNRECOGNISED.format(code=clip_mrkdwn(status, 40, inert=True)[0])
     label = f"<{op.invoice_url}|{escape(op.id)}>" if op.invoice_url else f"`{escape(op.id)}`"
     order = f" · order `{escape(op.params.order_number)}`" if op.params.order_number else ""
-    paid = " (paid)" if is_paid(status) and status != "completed" else ""
-    return f"{badge} *{escape(status)}*{paid} · {amount} · {_date(op.created_at)} · {label}{order}"
+    return f"{badge} *{shown}* · {amount} · {_date(op.created_at)} · {label}{order}"
 
 
 def invoice_list_message(
@@ -100,7 +110,7 @@ def invoice_list_message(
         body = "\n".join(_line(op) for op in shown)
         blocks = [
             {"type": "section", "text": {"type": "mrkdwn", "text": f"*Plisio invoices for {who}*"}},
-            {"type": "section", "text": {"type": "mrkdwn", "text": body[:3000]}},
+            {"type": "section", "text": {"type": "mrkdwn", "text": body[:SECTION_TEXT_MAX]}},
         ]
         if len(invoices) > MAX_LISTED:
             more = f"{len(invoices) - MAX_LISTED} more in Plisio"
@@ -122,9 +132,15 @@ def invoice_list_message(
 
 
 def invoice_usage_message(problem: str | None = None) -> dict[str, Any]:
-    """How to use /invoice, optionally after saying what was wrong."""
+    """How to use /invoice, optionally after saying what was wrong (``problem`` is mrkdwn the
+    caller has made safe; see ``not_an_email``)."""
     text = f"{problem}\n\n{USAGE}" if problem else USAGE
     return {"text": text, "blocks": [{"type": "section", "text": {"type": "mrkdwn", "text": text}}]}
+
+
+def not_an_email(typed: str) -> str:
+    """The /invoice complaint about text that is not an email, quoting it inert."""
+    return f"“{clip_mrkdwn(typed, 100, inert=True)[0]}” is not an email address."
 
 
 def plisio_unavailable_message(email: str) -> dict[str, Any]:
@@ -209,7 +225,8 @@ def invoice_request_modal(currencies: Sequence[str]) -> dict[str, Any]:
                 "DialNexa call ID",
                 {"type": "plain_text_input", "max_length": 128},
                 optional=True,
-                hint="Links the invoice to a call; leave empty for a standalone request.",
+                hint="Links the request to that call's handoff, which must exist already; "
+                "leave empty for a standalone request.",
             ),
         ],
     }

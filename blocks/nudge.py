@@ -7,6 +7,9 @@ from datetime import datetime
 from blocks.common import (
     FIELD_TEXT_MAX,
     JSON,
+    OPTION_TEXT_MAX,
+    OWNER_MAX,
+    PLACEHOLDER_MAX,
     URL_MAX,
     button,
     clip_mrkdwn,
@@ -20,6 +23,7 @@ from blocks.common import (
     truncate,
     who,
 )
+from blocks.handoff import mark_done_button
 from blocks.handoff_state import WORKFLOW_LABELS, card_amount, owner_ref
 from blocks.ids import (
     ActionId,
@@ -32,7 +36,7 @@ from blocks.ids import (
 from services.cards import HandoffCard
 from services.reminders import NudgeKind
 
-__all__ = ["SNOOZE_CHOICES", "nudge_message", "owner_missing_message"]
+__all__ = ["SNOOZE_CHOICES", "nudge_acted", "nudge_message", "owner_missing_message"]
 
 SANDBOX_PREFIX = "[SANDBOX] "
 HEADS_UP = "⏳ *Due in {when}:* your follow-up on {title}"
@@ -58,6 +62,11 @@ SNOOZE_CHOICES = {
     SnoozeFor.FOUR_HOURS: "4 hours",
     SnoozeFor.TOMORROW: "Tomorrow 09:00",
 }
+SNOOZED = "💤 *Snoozed* until {until} by {actor}: reminders about {title} start again then."
+MARKED_DONE = "☑️ *Marked done* by {actor}: {title} is closed and its reminders stopped."
+TEXT_SNOOZED = "Snoozed until {until_text}{actor_text}: {title}"
+TEXT_DONE = "Marked done{actor_text}: {title}"
+YOU = "you"
 CONTEXT_LINE = "Call ID `{call_id}` · handoff `{handoff_id}`"
 TEXT_MAX = 300
 
@@ -107,15 +116,18 @@ def _promise(card: HandoffCard) -> JSON:
 def _actions(card: HandoffCard, permalink: str | None) -> JSON:
     value = encode_button_value(card.handoff_id)
     options = [
-        {"text": plain(label, 75), "value": encode_snooze_value(card.handoff_id, choice)}
+        {
+            "text": plain(label, OPTION_TEXT_MAX),
+            "value": encode_snooze_value(card.handoff_id, choice),
+        }
         for choice, label in SNOOZE_CHOICES.items()
     ]
     elements = [
-        button(MARK_DONE, ActionId.DONE, value=value, style="primary"),
+        {**mark_done_button(value), "style": "primary"},
         {
             "type": "static_select",
             "action_id": ActionId.SNOOZE.value,
-            "placeholder": plain(SNOOZE, 150),
+            "placeholder": plain(SNOOZE, PLACEHOLDER_MAX),
             "options": options,
         },
         button(REASSIGN, ActionId.REASSIGN, value=value),
@@ -170,8 +182,37 @@ def owner_missing_message(card: HandoffCard, *, now: datetime, permalink: str | 
     late, when = _how_late(card, now)
     state = (STATE_LATE if late else STATE_DUE).format(when=when)
     raw_owner = card.owner or NO_OWNER
-    owner = clip_mrkdwn(raw_owner, 254)[0] if card.owner else NO_OWNER
+    owner = clip_mrkdwn(raw_owner, OWNER_MAX)[0] if card.owner else NO_OWNER
     line = MISSING.format(owner=owner, state=state, title=_title(card, permalink))
     text = _text(card, TEXT_MISSING, owner=truncate(raw_owner, 80), state=state)
     blocks = [section(line), _promise(card), _actions(card, permalink), _ids(card)]
     return {"text": text, "blocks": blocks}
+
+
+def nudge_acted(
+    card: HandoffCard,
+    *,
+    actor: str | None,
+    permalink: str | None,
+    snoozed_until: datetime | None = None,
+) -> JSON:
+    """A reminder updated in place once acted on: snoozed until when / marked done, by whom.
+
+    ``actor`` None means the reader did it ("by you", for the owner's own DM); the buttons go.
+    """
+    actor_ref = who(actor) if actor else YOU
+    # The fallback is escaped text, where a mention cannot render: "by you" or no name.
+    actor_text = f" by {YOU}" if actor is None else ""
+    title = _title(card, permalink)
+    if snoozed_until is not None:
+        line = SNOOZED.format(until=slack_date(snoozed_until), actor=actor_ref, title=title)
+        text = _text(
+            card,
+            TEXT_SNOOZED,
+            until_text=f"{snoozed_until:%Y-%m-%d %H:%M} UTC",
+            actor_text=actor_text,
+        )
+    else:
+        line = MARKED_DONE.format(actor=actor_ref, title=title)
+        text = _text(card, TEXT_DONE, actor_text=actor_text)
+    return {"text": text, "blocks": [section(line), _promise(card), _ids(card)]}
