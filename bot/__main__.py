@@ -10,7 +10,7 @@ from collections.abc import Callable
 
 from aiohttp import web
 
-from bot.app import BotApp, build_app
+from bot.app import BotApp, build_app, server_options
 from bot.logging_setup import configure_logging
 from bot.processes import (
     READY,
@@ -21,7 +21,6 @@ from bot.processes import (
     watch_primary,
 )
 from bot.settings import BotMode, ConfigError, load_settings
-from sandbox.mount import Sandbox
 from services.routing import RoutingConfigError
 
 logger = logging.getLogger("bot")
@@ -54,7 +53,9 @@ async def _serve() -> None:
     tell_primary = KickSender(role.kick_port) if role else None
     if tell_primary is not None:
         bot_app.container.outbox.forward = tell_primary
-    runner = web.AppRunner(bot_app.web, handle_signals=False, shutdown_timeout=10)
+    runner = web.AppRunner(
+        bot_app.web, handle_signals=False, shutdown_timeout=10, **server_options(settings)
+    )
     await runner.setup()
     helpers = None
     socket_handler = None
@@ -85,9 +86,8 @@ async def _serve() -> None:
             mode.value,
             f", {processes} web processes" if processes > 1 else "",
         )
-        sandbox = bot_app.container.extras.get("sandbox")
-        if isinstance(sandbox, Sandbox):
-            print(sandbox.banner(), file=sys.stderr, flush=True)
+        if bot_app.sandbox is not None:
+            print(bot_app.sandbox.banner(), file=sys.stderr, flush=True)
 
         if role is not None and tell_primary is not None:
             tell_primary(READY + str(role.index).encode())

@@ -3,57 +3,55 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Iterable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
-from typing import Any
+from datetime import datetime
+from typing import Any, cast
 
 import httpx
-from aiohttp import web
+from aiohttp import web, web_response
 from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
 from slack_bolt.async_app import AsyncApp
 
-from blocks.audit import thread_note
-from bot.container import Container, build_slack_client, utc_now
-from bot.scheduler import (
-    BotScheduler,
-    build_scheduler,
-    start_scheduler,
-    stop_scheduler,
-    wire_follow_ups,
-)
+from bot.container import Container, build_container, secret_value, utc_now
+from bot.scheduler import BotScheduler, build_scheduler, start_scheduler, stop_scheduler
 from bot.settings import BotMode, Settings
-from handlers import actions, commands, dialnexa, errors, health, plisio_callback, views
+from connectors.base import Connector
+from handlers import (
+    actions,
+    commands,
+    dialnexa,
+    errors,
+    health,
+    messages,
+    plisio_callback,
+    reissue,
+    replays,
+    request_confirmation,
+    views,
+)
 from handlers import home as home_tab
+from sandbox.mount import Sandbox
 from sandbox.mount import mount as mount_sandbox
 from sandbox.setup import SandboxSetup
 from services.db.engine import Database
-from services.delivery import Delivery
-from services.directory import SlackDirectory
-from services.handoffs import HandoffService
-from services.intake import HandoffIntake
-from services.outbox import Outbox
-from services.payments import PaymentOutcome, PaymentResult, PaymentUpdates
-from services.plisio import InvoiceLookup, PlisioClient, build_http_client
+from services.mapping import MappingGaps, describe_gaps
+from services.payments import PaymentResult
 from services.routing import RoutingConfig, load_routing
 
-__all__ = ["BotApp", "build_app"]
+__all__ = ["SERVER_NAME", "BotApp", "build_app", "server_options"]
 
 logger = logging.getLogger(__name__)
 
 SLACK_EVENTS_PATH = "/slack/events"
+# What the Server header says: no framework, no versions.
+SERVER_NAME = "finance-handoff-bot"
+WORKER_STOP_SECONDS = 5.0  # how long shut-down lets the outbox pass under way finish
 CONTAINER_KEY: web.AppKey[Container] = web.AppKey("container", Container)
 
 Worker = Callable[[Container], Coroutine[Any, Any, None]]
-# Which thread note a Plisio status gets (others are noted with their raw status).
-PAYMENT_NOTES = {
-    "completed": "paid",
-    "mismatch": "mismatch",
-    "expired": "expired",
-    "cancelled": "cancelled",
-    "cancelled duplicate": "cancelled",
-}
 
 
 @dataclass
@@ -65,27 +63,116 @@ class BotApp:
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
     scheduler: BotScheduler | None = None  # reminders and digests, when workers run
     readiness: health.Readiness = field(default_factory=health.Readiness)
+    sandbox: Sandbox | None = None  # the sandbox's fakes and page, in sandbox mode only
 
 
-def _secret(value: object) -> str:
-    getter = getattr(value, "get_secret_value", None)
-    return str(getter()) if getter else ""
+def server_options(settings: Settings) -> dict[str, Any]:
+    """aiohttp server (AppRunner / TestServer) options that cut off slow or idle clients.
+
+    ``keepalive_timeout`` is aiohttp's only deadline before a request's head is complete: the
+    connection is closed if a whole request line and headers have not arrived that long after it
+    opened (or after the previous answer), however slowly bytes trickle in. ``lingering_time``
+    bounds how long an unread body is drained after an early answer (a 408, 413 or 401).
+    """
+    return {
+        "keepalive_timeout": settings.http_header_timeout_seconds,
+        "lingering_time": min(2.0, settings.http_body_timeout_seconds),
+    }
+
+
+def body_deadline(seconds: float) -> Any:
+    """aiohttp middleware: a request whose body has not fully arrived in ``seconds`` gets 408.
+
+    The handler runs as usual (it reads the body itself); if the body is still incomplete when
+    the deadline passes, the handler is cancelled, which is safe because nothing is acted on
+    before the body has been read and verified.
+    """
+
+    @web.middleware
+    async def cap(
+        request: web.Request, handler: Callable[[web.Request], Any]
+    ) -> web.StreamResponse:
+        if not request.body_exists or request.content.is_eof():
+            return cast(web.StreamResponse, await handler(request))
+        received: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+
+        def arrived() -> None:
+            if not received.done():
+                received.set_result(None)
+
+        request.content.on_eof(arrived)
+        work = asyncio.ensure_future(handler(request))
+        try:
+            done, _pending = await asyncio.wait(
+                {work, received}, timeout=seconds, return_when=asyncio.FIRST_COMPLETED
+            )
+        except asyncio.CancelledError:
+            work.cancel()
+            raise
+        if done:
+            return cast(web.StreamResponse, await work)
+        work.cancel()
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await work
+        logger.warning(
+            "refused a request: body not received within %s s",
+            seconds,
+            extra={"path": request.path},
+        )
+        return web.json_response(
+            {"error": "request_timeout", "message": f"body not received within {seconds:g} s"},
+            status=408,
+            headers={"Connection": "close"},
+        )
+
+    return cap
+
+
+async def _server_header(_request: web.Request, response: web.StreamResponse) -> None:
+    response.headers["Server"] = SERVER_NAME
+
+
+def _hide_server_version() -> None:
+    """Make aiohttp's own answers (a 400 for a malformed request line, written before any app
+    code runs) say SERVER_NAME too: they take the header from this module constant, for which
+    aiohttp has no setting. Only server responses read it; the client's User-Agent does not."""
+    web_response.SERVER_SOFTWARE = SERVER_NAME  # type: ignore[attr-defined]
 
 
 def build_bolt(container: Container) -> AsyncApp:
-    """The Bolt app with every Slack listener registered."""
+    """The Bolt app with every Slack listener registered, behind the replay check.
+
+    Each ``register`` only wires ids to module-level listeners; the container is handed in as
+    the narrow dependencies each module declares.
+    """
     settings = container.settings
     bolt = AsyncApp(
         client=container.slack,
-        signing_secret=_secret(settings.slack_signing_secret),
+        signing_secret=secret_value(settings.slack_signing_secret),
         process_before_response=settings.slack_process_before_response,
     )
+    replays.register(bolt, container.seen)
     actions.register(bolt, container)
+    reissue.register(bolt, container)
     views.register(bolt, container)
     commands.register(bolt, container)
     home_tab.register(bolt, container)
+    messages.register(bolt, container)
     errors.register(bolt)
     return bolt
+
+
+async def _log_mapping_gaps(db: Database) -> None:
+    """One line for whoever launches the bot: DialNexa fields open handoffs arrived without."""
+    try:
+        gaps = await MappingGaps(db).counts()
+    except Exception:
+        logger.exception("could not count the DialNexa fields that need mapping")
+        return
+    if gaps:
+        logger.warning(
+            "DialNexa fields need mapping; open handoffs arrived without: %s", describe_gaps(gaps)
+        )
 
 
 def build_app(
@@ -95,6 +182,7 @@ def build_app(
     clock: Callable[[], datetime] = utc_now,
     http: httpx.AsyncClient | None = None,
     run_workers: bool = True,
+    extra_connectors: Iterable[Connector] = (),
 ) -> BotApp:
     """Wire settings into services, listeners and routes; nothing runs until the app starts."""
     mode = settings.effective_mode()
@@ -103,54 +191,23 @@ def build_app(
         # Per-process secrets, loopback URLs and the demo routing (see sandbox/setup.py).
         sandbox_setup = SandboxSetup.create(settings, routing)
         settings, routing = sandbox_setup.settings, sandbox_setup.routing
-    routing_config = routing or load_routing(settings.routing_file)
-    db = Database(settings.effective_database_url(), schema=settings.database_schema)
-    intake = HandoffIntake(db, lambda: routing_config, clock=clock)
-    slack = build_slack_client(_secret(settings.slack_bot_token), settings.slack_api_url)
-    http_client = http or build_http_client()
-    plisio = PlisioClient(
-        _secret(settings.plisio_secret_key), http=http_client, base_url=settings.plisio_api_url
-    )
-    lookup = InvoiceLookup(plisio)
-    handoffs = HandoffService(
-        db, lambda: routing_config, clock=clock, sandbox=mode is BotMode.SANDBOX
-    )
-    outbox = Outbox(db, clock=clock, lease=timedelta(seconds=settings.outbox_lease_seconds))
-    directory = SlackDirectory(slack)
-    delivery = Delivery(
-        db=db,
-        outbox=outbox,
-        handoffs=handoffs,
-        slack=slack,
-        directory=directory,
-        plisio=plisio,
-        lookup=lookup,
-        public_url=settings.public_url,
+    container = build_container(
+        settings,
+        mode,
+        routing or load_routing(settings.routing_file),
         clock=clock,
-        poll_seconds=settings.outbox_poll_seconds,
-        fallback_channel=routing_config.channels.default,
-        post_rate=settings.slack_post_rate_per_channel,
+        http=http,
+        extra_connectors=extra_connectors,
     )
-    container = Container(
-        settings=settings,
-        mode=mode,
-        db=db,
-        routing=routing_config,
-        intake=intake,
-        slack=slack,
-        http=http_client,
-        handoffs=handoffs,
-        outbox=outbox,
-        directory=directory,
-        plisio=plisio,
-        lookup=lookup,
-        delivery=delivery,
-        clock=clock,
-    )
-    wire_follow_ups(container)
+    db, outbox, seen = container.db, container.outbox, container.seen
     bolt = build_bolt(container)
 
-    web_app = web.Application(client_max_size=2 * 1024 * 1024)
+    web_app = web.Application(
+        client_max_size=2 * 1024 * 1024,
+        middlewares=[body_deadline(settings.http_body_timeout_seconds)],
+    )
+    web_app.on_response_prepare.append(_server_header)
+    _hide_server_version()
     web_app[CONTAINER_KEY] = container
 
     async def slack_events(request: web.Request) -> web.Response:
@@ -166,56 +223,66 @@ def build_app(
             )
         if response.status >= 500:
             logger.error("Slack request answered %s", response.status)
+        elif response.status == 401:
+            # Bolt's own line about it carries the unverified body; this one is rate-limited.
+            logger.warning("refused a Slack request: invalid or missing signature")
         return await to_aiohttp_response(response)
 
     web_app.router.add_post(SLACK_EVENTS_PATH, slack_events)
     dialnexa.register(
-        web_app, intake, _secret(settings.dialnexa_webhook_secret), on_accepted=outbox.kick
+        web_app,
+        container.intake,
+        secret_value(settings.dialnexa_webhook_secret),
+        on_accepted=outbox.kick,
     )
     readiness = health.Readiness()
     health.register(web_app, db, mode=mode.value, readiness=readiness)
-    payments = PaymentUpdates(db, clock=clock)
+    payments = container.payments
 
     async def show_payment(result: PaymentResult) -> None:
-        if result.handoff_id is None or result.outcome is not PaymentOutcome.UPDATED:
-            return
-        action = PAYMENT_NOTES.get(result.status)
-        note = (
-            thread_note(action, "plisio", clock())
-            if action
-            else thread_note("payment_status", "plisio", clock(), detail=result.status)
-        )
-        await delivery.refresh(result.handoff_id, note=note)
+        await plisio_callback.show_payment(result, container)
 
     plisio_callback.register(
-        web_app, payments, _secret(settings.plisio_secret_key), on_applied=show_payment
+        web_app, payments, container.connectors.provider, on_applied=show_payment
     )
 
     bot_app = BotApp(web=web_app, bolt=bolt, container=container, readiness=readiness)
-    bot_app.workers.append(lambda c: c.delivery.run_forever())
+    bot_app.workers.append(lambda c: c.worker.run_forever())
 
     async def on_startup(_app: web.Application) -> None:
         await db.migrate()
+        if bot_app.sandbox is not None:  # the pretend workspace and Plisio, before any post
+            await bot_app.sandbox.world.restore()
         if run_workers:
             for worker in bot_app.workers:
                 bot_app.tasks.append(asyncio.create_task(worker(container)))
             bot_app.scheduler = build_scheduler(container)
             start_scheduler(bot_app.scheduler)
         logger.info("bot ready", extra={"mode": mode.value, "database": db.backend})
+        await _log_mapping_gaps(db)
 
     async def on_cleanup(_app: web.Application) -> None:
+        await request_confirmation.stop_follow_ups()
         if bot_app.scheduler is not None:
             await stop_scheduler(bot_app.scheduler)
+        # The outbox pass under way finishes first: a task cancelled in the middle of a SQLite
+        # query leaves aiosqlite's close waiting forever (the loop then never closes).
+        container.worker.stop()
+        if bot_app.tasks:
+            await asyncio.wait(bot_app.tasks, timeout=WORKER_STOP_SECONDS)
         for task in bot_app.tasks:
             task.cancel()
         await asyncio.gather(*bot_app.tasks, return_exceptions=True)
+        if bot_app.sandbox is not None:  # what the workers did since the sandbox's own save
+            await bot_app.sandbox.world.flush()
         await container.http.aclose()
+        await seen.close()
         await db.dispose()
 
     web_app.on_startup.append(on_startup)
     web_app.on_cleanup.append(on_cleanup)
     if sandbox_setup is not None:
-        container.extras["sandbox"] = mount_sandbox(web_app, sandbox_setup)
+        bot_app.sandbox = mount_sandbox(web_app, sandbox_setup, db)
         logger.warning(
             "SANDBOX MODE: no real Slack or Plisio is contacted; open %s", sandbox_setup.ui_url
         )

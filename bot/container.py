@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Protocol
 
 import httpx
 from slack_sdk.http_retry.builtin_async_handlers import (
@@ -15,23 +16,50 @@ from slack_sdk.http_retry.builtin_async_handlers import (
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.settings import BotMode, Settings
+from connectors.base import Connector
+from connectors.plisio import InvoiceLookup, PlisioClient, build_http_client
+from connectors.plisio.invoicing import Invoicing
+from connectors.wiring import Connectors, build_connectors
+from handlers.decisions import MessageRefresher
+from handlers.home import HomeTab
 from services.db.engine import Database
-from services.delivery import Delivery
+from services.db.models import HandoffRow
 from services.digest import DigestService
-from services.directory import SlackDirectory
+from services.events import OutboxKind
 from services.handoffs import HandoffService
-from services.home import HomeRefresher
+from services.home import HomeQueries, HomeRefresher
 from services.intake import HandoffIntake
+from services.interactions import SeenInteractions
+from services.mapping import MappingGaps
 from services.outbox import Outbox
-from services.plisio import InvoiceLookup, PlisioClient
+from services.payments import PaymentUpdates
+from services.permissions import Actor
 from services.reminders import ReminderService
 from services.routing import RoutingConfig, is_approver
+from services.worker import Worker
+from slack_adapter import SlackAdapter, build_slack_adapter
+from slack_adapter.directory import SlackDirectory
 
-__all__ = ["Container", "build_slack_client", "utc_now"]
+__all__ = [
+    "Actors",
+    "Container",
+    "GroupDirectory",
+    "RoutingSource",
+    "build_container",
+    "build_slack_client",
+    "secret_value",
+    "utc_now",
+]
 
 
 def utc_now() -> datetime:
     return datetime.now(UTC)
+
+
+def secret_value(value: object) -> str:
+    """The text of a pydantic ``SecretStr`` setting ("" when it is not set)."""
+    getter = getattr(value, "get_secret_value", None)
+    return str(getter()) if getter else ""
 
 
 def build_slack_client(token: str, base_url: str) -> AsyncWebClient:
@@ -48,12 +76,68 @@ def build_slack_client(token: str, base_url: str) -> AsyncWebClient:
     )
 
 
+class RoutingSource:
+    """The routing config services read through a callable; the one place it can be replaced."""
+
+    def __init__(self, config: RoutingConfig) -> None:
+        self.config = config
+
+    def __call__(self) -> RoutingConfig:
+        return self.config
+
+
+class GroupDirectory(Protocol):
+    """Slack user-group members (cached)."""
+
+    async def group_members(self, group_ids: Iterable[str]) -> frozenset[str]: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Actors:
+    """Resolves a Slack user's memberships from routing.toml and the directory."""
+
+    routing: Callable[[], RoutingConfig]
+    directory: GroupDirectory
+
+    async def may_approve(self, user_id: str) -> bool:
+        """Is this Slack user one of routing.toml's approvers (directly or by user group)?"""
+        routing = self.routing()
+        if is_approver(user_id, routing):
+            return True
+        members = await self.directory.group_members(routing.approvers.usergroups)
+        return is_approver(user_id, routing, members)
+
+    async def actor(self, user_id: str) -> Actor:
+        """The user with their memberships resolved, for ``services.permissions.decide``.
+
+        User-group members come from the directory's short-lived cache, so this stays fast
+        enough to run between a click's ack and its ``views.open`` (trigger_id lives 3 s).
+        """
+        routing = self.routing()
+        approver = await self.may_approve(user_id)
+        finance = user_id in routing.finance.users
+        if not finance and routing.finance.usergroups:
+            finance = user_id in await self.directory.group_members(routing.finance.usergroups)
+        return Actor(
+            user_id=user_id,
+            is_approver=approver,
+            is_lead=routing.mentions.finance_lead == user_id,
+            in_finance=finance,
+        )
+
+
 @dataclass
 class Container:
+    """Everything built at start-up, complete: no part is filled in later.
+
+    Listeners never take the whole container: each handler module declares the narrow Protocol
+    it needs (``handlers.actions.ActionDeps``, ...), which this class satisfies structurally.
+    """
+
     settings: Settings
     mode: BotMode
     db: Database
-    routing: RoutingConfig
+    live_routing: RoutingSource  # ``routing`` below reads and replaces it
     intake: HandoffIntake
     slack: AsyncWebClient
     http: httpx.AsyncClient
@@ -62,12 +146,26 @@ class Container:
     directory: SlackDirectory
     plisio: PlisioClient
     lookup: InvoiceLookup
-    delivery: Delivery
+    adapter: SlackAdapter  # posts, message updates, keyed thread notes, digests and DMs
+    worker: Worker  # the outbox worker: every kind's handler registered at start-up
+    invoicing: Invoicing  # the payment provider's outbox work (create, look up invoices)
+    refresher: MessageRefresher  # what handlers call to bring a handoff's message up to date
+    actors: Actors
+    reminders: ReminderService  # follow-up deadlines (the scheduler's job)
+    digest: DigestService  # the low-priority digest (scheduled only when [digest] is enabled)
+    home: HomeRefresher  # republishes a person's App Home tab
+    seen: SeenInteractions  # the replay check's record of interactions already handled
+    connectors: Connectors  # the connector runtime, the event log, the payment provider
+    payments: PaymentUpdates  # applies verified payment callbacks
     clock: Callable[[], datetime] = utc_now
-    extras: dict[str, object] = field(default_factory=dict)
-    reminders: ReminderService | None = None  # follow-up deadlines (the scheduler's job)
-    digest: DigestService | None = None  # the low-priority digest ([digest] in routing.toml)
-    home: HomeRefresher | None = None  # republishes a person's App Home tab
+
+    @property
+    def routing(self) -> RoutingConfig:
+        return self.live_routing.config
+
+    @routing.setter
+    def routing(self, config: RoutingConfig) -> None:
+        self.live_routing.config = config
 
     @property
     def sandbox(self) -> bool:
@@ -75,7 +173,133 @@ class Container:
 
     async def may_approve(self, user_id: str) -> bool:
         """Is this Slack user one of routing.toml's approvers (directly or by user group)?"""
-        if is_approver(user_id, self.routing):
-            return True
-        members = await self.directory.group_members(self.routing.approvers.usergroups)
-        return is_approver(user_id, self.routing, members)
+        return await self.actors.may_approve(user_id)
+
+    async def actor(self, user_id: str) -> Actor:
+        """The user with their memberships resolved, for ``services.permissions.decide``."""
+        return await self.actors.actor(user_id)
+
+
+def build_container(
+    settings: Settings,
+    mode: BotMode,
+    routing: RoutingConfig,
+    *,
+    clock: Callable[[], datetime] = utc_now,
+    http: httpx.AsyncClient | None = None,
+    extra_connectors: Iterable[Connector] = (),
+) -> Container:
+    """Every shared service, built once and complete; nothing is added to the result later.
+
+    ``extra_connectors`` join the ones the settings turn on (tests use it for a toy connector).
+    """
+    live_routing = RoutingSource(routing)
+    db = Database(settings.effective_database_url(), schema=settings.database_schema)
+    # Intake and handoffs keep the routing they started with; the rest reads live_routing.
+    slack = build_slack_client(secret_value(settings.slack_bot_token), settings.slack_api_url)
+    http_client = http or build_http_client()
+    plisio = PlisioClient(
+        secret_value(settings.plisio_secret_key), http=http_client, base_url=settings.plisio_api_url
+    )
+    lookup = InvoiceLookup(plisio)
+    outbox = Outbox(db, clock=clock, lease=timedelta(seconds=settings.outbox_lease_seconds))
+    directory = SlackDirectory(slack)
+
+    async def permalink(handoff_id: str) -> str | None:
+        # Late-bound: ``adapter`` is built after the connectors, and this runs only once the
+        # worker does (the message must be in Slack for its permalink to exist).
+        async with db.sessions() as session:
+            row = await session.get(HandoffRow, handoff_id)
+            where = None if row is None else (row.channel, row.message_ts)
+        return None if where is None else await adapter.messages.permalink(*where)
+
+    # The connectors come first: every service records its events through their event log.
+    connectors = build_connectors(
+        settings=settings,
+        mode=mode,
+        db=db,
+        http=http_client,
+        outbox=outbox,
+        plisio=plisio,
+        clock=clock,
+        extra=extra_connectors,
+        slack_user_for_email=directory.user_for_email,
+        routing=lambda: live_routing.config,
+        permalink=permalink,
+    )
+    events = connectors.events
+    intake = HandoffIntake(db, lambda: routing, clock=clock, events=events)
+    handoffs = HandoffService(
+        db, lambda: routing, clock=clock, sandbox=mode is BotMode.SANDBOX, events=events
+    )
+    actors = Actors(live_routing, directory)
+    # Follow-ups: reminder deadlines (their nudge DMs) and the digest, both sent by the adapter.
+    reminders = ReminderService(db, live_routing, outbox, clock=clock, events=events)
+    digest = DigestService(
+        db=db, outbox=outbox, handoffs=handoffs, routing=live_routing, clock=clock
+    )
+    adapter = build_slack_adapter(
+        db=db,
+        outbox=outbox,
+        handoffs=handoffs,
+        slack=slack,
+        directory=directory,
+        clock=clock,
+        digest=digest,
+        routing=live_routing,
+        events=events,
+        fallback_channel=routing.channels.default,
+        post_rate=settings.slack_post_rate_per_channel,
+    )
+    invoicing = Invoicing(
+        db=db,
+        outbox=outbox,
+        handoffs=handoffs,
+        provider=connectors.provider,
+        lookup=lookup,
+        slack=slack,
+        refresh=adapter.messages.refresh,
+        public_url=settings.public_url,
+        clock=clock,
+        events=events,
+    )
+    # Every outbox kind has its handler before anything runs.
+    worker = Worker(outbox, lanes=adapter.lanes, poll_seconds=settings.outbox_poll_seconds)
+    adapter.register(worker)
+    worker.register(OutboxKind.CREATE_INVOICE, invoicing.create_invoice)
+    worker.register(OutboxKind.LOOKUP_INVOICES, invoicing.lookup_invoices)
+    worker.register(OutboxKind.CONNECTOR, connectors.runtime.run)
+    # What a connector learns or links shows on the handoff's message as it arrives.
+    connectors.runtime.watch(adapter.messages.refresh)
+    return Container(
+        settings=settings,
+        mode=mode,
+        db=db,
+        live_routing=live_routing,
+        intake=intake,
+        slack=slack,
+        http=http_client,
+        handoffs=handoffs,
+        outbox=outbox,
+        directory=directory,
+        plisio=plisio,
+        lookup=lookup,
+        adapter=adapter,
+        worker=worker,
+        invoicing=invoicing,
+        refresher=adapter.messages,
+        actors=actors,
+        reminders=reminders,
+        digest=digest,
+        home=HomeTab(
+            HomeQueries(db),
+            slack,
+            actor=actors.actor,
+            clock=clock,
+            mapping_gaps=MappingGaps(db).counts,
+        ),
+        seen=SeenInteractions(db, clock=clock),
+        connectors=connectors,
+        payments=PaymentUpdates(db, clock=clock, events=events),
+        clock=clock,
+    )

@@ -5,10 +5,13 @@ from __future__ import annotations
 import logging
 import re
 import sys
+import time
+from collections.abc import Callable
+from typing import TextIO
 
 from services.redaction import redact_text
 
-__all__ = ["configure_logging"]
+__all__ = ["RefusalRateLimit", "ScrubbingFormatter", "configure_logging"]
 
 _STANDARD = set(logging.LogRecord("", 0, "", 0, "", None, None).__dict__) | {"message", "asctime"}
 # Secrets that travel in URLs (Plisio's api_key) or headers must never reach a log line.
@@ -38,12 +41,65 @@ class ScrubbingFormatter(logging.Formatter):
         return f"{self._label}{self.formatTime(record)} {record.levelname} {record.name}: {body}"
 
 
-def configure_logging(level: str, *, label: str = "") -> None:
-    """Send scrubbed log lines to stderr at ``level``."""
-    handler = logging.StreamHandler(sys.stderr)
+# Lines about requests refused before anything was done (bad or missing signatures, stale
+# timestamps, bodies that never arrived): anyone on the internet can cause them at will.
+_REFUSAL_PREFIXES = ("refused ",)
+# Bolt logs every bad Slack signature at INFO with the unverified body; the app logs its own
+# (rate-limited) line instead, so Bolt's is dropped.
+_BOLT_SIGNATURE_LINE = "Invalid request signature detected"
+
+
+class RefusalRateLimit(logging.Filter):
+    """A token bucket over refused-request lines, so unsigned traffic cannot flood the log.
+
+    Up to ``burst`` such lines pass at once, then ``per_minute`` a minute; the rest are dropped
+    and counted, and the next line that passes says how many were suppressed before it.
+    """
+
+    def __init__(
+        self,
+        *,
+        burst: int = 10,
+        per_minute: float = 6.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        super().__init__()
+        self._burst = float(burst)
+        self._rate = per_minute / 60.0
+        self._clock = clock
+        self._tokens = float(burst)
+        self._last = clock()
+        self.suppressed = 0
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.msg if isinstance(record.msg, str) else ""
+        if message.startswith(_BOLT_SIGNATURE_LINE):
+            return False
+        if not message.startswith(_REFUSAL_PREFIXES):
+            return True
+        now = self._clock()
+        self._tokens = min(self._burst, self._tokens + (now - self._last) * self._rate)
+        self._last = now
+        if self._tokens < 1:
+            self.suppressed += 1
+            return False
+        self._tokens -= 1
+        if self.suppressed:
+            record.suppressed_before = f"{self.suppressed} more suppressed"
+            self.suppressed = 0
+        return True
+
+
+def configure_logging(
+    level: str, *, label: str = "", stream: TextIO | None = None
+) -> logging.Handler:
+    """Send scrubbed, rate-limited log lines to stderr (or ``stream``) at ``level``."""
+    handler = logging.StreamHandler(stream or sys.stderr)
     handler.setFormatter(ScrubbingFormatter(label=label))
+    handler.addFilter(RefusalRateLimit())
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
     for noisy in ("aiohttp.access", "httpx", "httpcore", "apscheduler.executors.default"):
         logging.getLogger(noisy).setLevel(max(logging.WARNING, root.level))
+    return handler

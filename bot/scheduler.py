@@ -1,4 +1,4 @@
-"""Follow-up wiring and the APScheduler jobs: reminders on an interval (and once at start-up),
+"""The APScheduler jobs: reminders on an interval (and once at start-up),
 the low-priority digest on its cron.
 
 Both jobs only read and write the database, so the scheduler's memory does not grow with the
@@ -17,11 +17,7 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
 from bot.container import Container
-from handlers.home import HomeTab
-from services.digest import DIGEST_KIND, DigestService, crontab_trigger
-from services.nudges import NudgeSender
-from services.reminders import NUDGE_KIND, ReminderService
-from services.routing import RoutingConfig
+from services.digest import crontab_trigger
 
 __all__ = [
     "DIGEST_JOB",
@@ -30,39 +26,12 @@ __all__ = [
     "build_scheduler",
     "start_scheduler",
     "stop_scheduler",
-    "wire_follow_ups",
 ]
 
 logger = logging.getLogger(__name__)
 
 REMINDER_JOB = "follow_up_reminders"
 DIGEST_JOB = "low_priority_digest"
-
-
-def wire_follow_ups(container: Container) -> None:
-    """Add reminders, the digest and the Home tab to the container, and their outbox kinds."""
-    c = container
-
-    def routing() -> RoutingConfig:
-        return c.routing
-
-    c.reminders = ReminderService(c.db, routing, c.outbox, clock=c.clock)
-    c.digest = DigestService(
-        db=c.db, outbox=c.outbox, handoffs=c.handoffs, slack=c.slack, routing=routing, clock=c.clock
-    )
-    nudges = NudgeSender(
-        db=c.db,
-        outbox=c.outbox,
-        handoffs=c.handoffs,
-        delivery=c.delivery,
-        slack=c.slack,
-        directory=c.directory,
-        routing=routing,
-        clock=c.clock,
-    )
-    c.delivery.kinds[NUDGE_KIND] = nudges.deliver
-    c.delivery.kinds[DIGEST_KIND] = c.digest.deliver
-    c.home = HomeTab(c)
 
 
 class BotScheduler(AsyncIOScheduler):  # type: ignore[misc]  # APScheduler 3 has no types
@@ -102,8 +71,6 @@ class BotScheduler(AsyncIOScheduler):  # type: ignore[misc]  # APScheduler 3 has
 def build_scheduler(container: Container) -> BotScheduler:
     """A scheduler (not started) holding the reminder job and, when enabled, the digest job."""
     reminders = container.reminders
-    if reminders is None:
-        raise RuntimeError("wire_follow_ups(container) must run before build_scheduler")
     scheduler = BotScheduler(timezone=UTC)
     scheduler.add_job(
         scheduler.tracked(
@@ -118,7 +85,7 @@ def build_scheduler(container: Container) -> BotScheduler:
         misfire_grace_time=None,
     )
     digest, config = container.digest, container.routing.digest
-    if digest is not None and config.enabled:
+    if config.enabled:
         scheduler.add_job(
             scheduler.tracked(
                 digest.run_once,

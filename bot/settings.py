@@ -69,6 +69,44 @@ class Settings(BaseSettings):
     # Processes serving HTTP on PORT (slack mode): the first also runs the poster and the
     # scheduler, the others only answer requests. One per core is a good start on a busy intake.
     web_processes: int = Field(default=1, ge=1, le=64)
+    # Slow or unfinished requests (slowloris): a connection must deliver a request's headers
+    # within this long of opening (or of its previous answer), and its body within the next.
+    http_header_timeout_seconds: float = Field(default=15.0, gt=0, le=3600)
+    http_body_timeout_seconds: float = Field(default=15.0, gt=0, le=3600)
+
+    # Connectors (connectors/registry.py): each is on when its settings are present.
+    # A Fernet key (``Fernet.generate_key()``) encrypting rotating OAuth tokens in the database;
+    # sandbox mode makes one per database when unset.
+    connector_encryption_key: SecretStr | None = None
+    stripe_api_key: SecretStr | None = None
+    stripe_api_base: str = "https://api.stripe.com"
+    # How long what a read connector (Stripe, HubSpot) learned about a customer is reused before
+    # it asks again; Refresh context always asks again.
+    context_cache_seconds: float = Field(default=300.0, ge=0)
+    hubspot_access_token: SecretStr | None = None
+    hubspot_api_base: str = "https://api.hubapi.com"
+    # HubSpot's limit on every call but search, per 10 seconds: 100 on Free and Starter, 190 on
+    # Professional and Enterprise (private apps). Lookups of many customers are bound by it.
+    hubspot_requests_per_10_seconds: int = Field(default=100, ge=1, le=1000)
+    zendesk_url: str | None = None
+    zendesk_email: str | None = None
+    zendesk_api_token: SecretStr | None = None
+    google_service_account_file: Path | None = None
+    google_delegated_user: str | None = None
+    google_api_base: str | None = None  # replaces the root of every Google API used
+    google_sheets_spreadsheet_id: str | None = None
+    google_sheets_tab: str = "Exceptions"
+    google_drive_folder_id: str | None = None
+    gmail_sender: str | None = None
+    # Who the invoices, receipts and credit notes (services/documents) are from.
+    company_name: str = "Acme Inc. (sandbox)"
+    company_address: str = "1 Example Street, Springfield, US"
+    quickbooks_client_id: str | None = None
+    quickbooks_client_secret: SecretStr | None = None
+    quickbooks_refresh_token: SecretStr | None = None
+    quickbooks_realm_id: str | None = None
+    quickbooks_api_base: str = "https://quickbooks.api.intuit.com"
+    quickbooks_token_url: str = "https://oauth.platform.intuit.com/oauth2/v1/tokens/bearer"  # noqa: S105
 
     @field_validator("slack_api_url")
     @classmethod

@@ -1,31 +1,61 @@
-"""Clicks on handoff messages: Approve, Decline, Escalate, Reassign, Retry, Done, Snooze."""
+"""Clicks on handoff messages: Approve, Decline, Escalate, Reassign, Retry, Done, Snooze.
+
+Each listener is a module-level function taking Bolt's ``ack``, ``body`` and ``client`` plus the
+narrow ``ActionDeps``; ``register`` only wires action ids to them.
+"""
 
 from __future__ import annotations
 
 import logging
-from datetime import datetime, time, timedelta
-from typing import Any
-from zoneinfo import ZoneInfo
+from datetime import datetime
+from typing import Any, Protocol
 
 from slack_bolt.async_app import AsyncAck, AsyncApp
+from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from blocks.audit import refusal
 from blocks.ids import (
     OPEN_LINK_PATTERN,
     ActionId,
-    AuditAction,
     ModalMetadata,
-    SnoozeFor,
     decode_button_value,
     decode_snooze_value,
 )
 from blocks.modals import approve_modal, decline_modal, escalate_modal, reassign_modal
-from bot.container import Container
-from handlers.decisions import after_decision, tell
-from services.handoffs import Outcome
+from blocks.nudge import nudge_acted
+from bot.settings import Settings
+from handlers.decisions import (
+    DecisionDeps,
+    HandoffRecords,
+    after_decision,
+    allowed_card,
+    checked_click,
+    refuse,
+)
+from handlers.payloads import BlockAction, read_action
+from services.cards import HandoffCard
+from services.decisions import decided_by, not_decidable
+from services.documents import collections_email
+from services.handoff_model import Workflow
+from services.handoffs import DecisionResult, Outcome
+from services.permissions import Action
+from services.snooze import needs_time_zone, snooze_until
 
-__all__ = ["register", "snooze_until"]
+__all__ = [
+    "ActionDeps",
+    "ButtonDecisions",
+    "UserDirectory",
+    "approve",
+    "done",
+    "link",
+    "open_modal",
+    "refresh_context",
+    "register",
+    "retry",
+    "snooze",
+    "snooze_until",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -34,111 +64,289 @@ MODALS = {
     ActionId.ESCALATE: escalate_modal,
     ActionId.REASSIGN: reassign_modal,
 }
+MODAL_ACTIONS = {
+    ActionId.DECLINE: Action.DECLINE,
+    ActionId.ESCALATE: Action.ESCALATE,
+    ActionId.REASSIGN: Action.REASSIGN,
+}
 
 
-def _click(body: dict[str, Any]) -> tuple[str, str | None, str | None, str]:
-    """(user id, channel id, message ts, raw value) of a block action."""
-    action = body["actions"][0]
-    value = action.get("value") or (action.get("selected_option") or {}).get("value") or ""
-    channel = (body.get("channel") or {}).get("id")
-    ts = (body.get("message") or {}).get("ts")
-    return body["user"]["id"], channel, ts, value
+class UserDirectory(Protocol):
+    """Slack profile lookups (cached)."""
+
+    async def user_info(self, user_id: str) -> dict[str, Any]: ...
 
 
-def snooze_until(choice: SnoozeFor, now: datetime, tz_name: str | None) -> datetime:
-    """When a snooze ends: 1 h, 4 h, or tomorrow 09:00 in the user's own time zone."""
-    if choice is SnoozeFor.ONE_HOUR:
-        return now + timedelta(hours=1)
-    if choice is SnoozeFor.FOUR_HOURS:
-        return now + timedelta(hours=4)
+class ButtonDecisions(HandoffRecords, Protocol):
+    """The decisions the handoff buttons make (``services.handoffs.HandoffService``)."""
+
+    async def retry(
+        self, handoff_id: str, user_id: str, *, is_approver: bool
+    ) -> DecisionResult: ...
+
+    async def mark_done(
+        self, handoff_id: str, user_id: str, *, is_approver: bool = False
+    ) -> DecisionResult: ...
+
+    async def snooze(self, handoff_id: str, user_id: str, until: datetime) -> DecisionResult: ...
+
+    async def request_context(self, handoff_id: str, user_id: str) -> DecisionResult: ...
+
+
+class ActionDeps(DecisionDeps, Protocol):
+    """What the handoff buttons need."""
+
+    @property
+    def handoffs(self) -> ButtonDecisions: ...
+
+    @property
+    def directory(self) -> UserDirectory: ...
+
+    @property
+    def settings(self) -> Settings: ...
+
+
+async def _in_place(
+    client: AsyncWebClient,
+    card: HandoffCard,
+    click: BlockAction,
+    *,
+    snoozed_until: datetime | None = None,
+) -> None:
+    """A click on a reminder (not the handoff message): update that reminder where it is."""
+    channel, ts = click.channel_id, click.message_ts
+    if not channel or not ts or (channel == card.channel and ts == card.message_ts):
+        return  # the handoff message itself is refreshed by after_decision
+    permalink = None
+    if card.message_ts:
+        try:
+            found = await client.chat_getPermalink(channel=card.channel, message_ts=card.message_ts)
+            permalink = str(found.get("permalink") or "") or None
+        except SlackApiError:
+            permalink = None
+    # In the owner's own DM it reads "by you"; elsewhere everyone sees who did it.
+    actor = None if channel.startswith("D") else click.user_id
+    message = nudge_acted(card, actor=actor, permalink=permalink, snoozed_until=snoozed_until)
     try:
-        zone = ZoneInfo(tz_name or "UTC")
-    except (KeyError, ValueError):
-        zone = ZoneInfo("UTC")
-    local = now.astimezone(zone)
-    morning = datetime.combine(local.date() + timedelta(days=1), time(9, 0), tzinfo=zone)
-    return morning.astimezone(now.tzinfo)
-
-
-def register(app: AsyncApp, deps: Container) -> None:
-    """Wire the handoff buttons."""
-
-    async def approve(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
-        await ack()
-        user, channel, _ts, value = _click(body)
-        handoff_id = decode_button_value(value)
-        card = await deps.handoffs.card(handoff_id)
-        if card is None:
-            await tell(client, channel, user, refusal("not_found"))
-            return
-        if card.decidable and card.identity_check_needed:
-            # trigger_id lives 3 s: open the identity dialog before any slow check.
-            meta = ModalMetadata(handoff_id, card.channel, card.message_ts, user)
-            await client.views_open(trigger_id=body["trigger_id"], view=approve_modal(card, meta))
-            return
-        allowed = await deps.may_approve(user)
-        result = await deps.handoffs.approve(handoff_id, user, is_approver=allowed)
-        action = (
-            AuditAction.APPROVED_PARTLY
-            if result.outcome is Outcome.PARTIAL
-            else AuditAction.APPROVED
+        await client.chat_update(
+            channel=channel, ts=ts, text=message["text"], blocks=message["blocks"]
         )
-        await after_decision(deps, client, result, user=user, channel=channel, note_action=action)
+    except SlackApiError:
+        logger.exception("could not update a reminder in place", extra={"handoff": card.handoff_id})
 
-    async def open_modal(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
-        await ack()
-        user, channel, _ts, value = _click(body)
-        action_id = ActionId(body["actions"][0]["action_id"])
-        card = await deps.handoffs.card(decode_button_value(value))
-        if card is None:
-            await tell(client, channel, user, refusal("not_found"))
-            return
-        meta = ModalMetadata(card.handoff_id, card.channel, card.message_ts, user)
-        await client.views_open(trigger_id=body["trigger_id"], view=MODALS[action_id](card, meta))
 
-    async def retry(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
-        await ack()
-        user, channel, _ts, value = _click(body)
-        allowed = await deps.may_approve(user)
-        result = await deps.handoffs.retry(decode_button_value(value), user, is_approver=allowed)
-        await after_decision(
-            deps, client, result, user=user, channel=channel, note_action=AuditAction.RETRIED
-        )
-
-    async def done(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
-        await ack()
-        user, channel, _ts, value = _click(body)
-        result = await deps.handoffs.mark_done(decode_button_value(value), user)
-        await after_decision(
-            deps, client, result, user=user, channel=channel, note_action=AuditAction.DONE
-        )
-
-    async def snooze(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
-        await ack()
-        user, channel, _ts, value = _click(body)
-        handoff_id, choice = decode_snooze_value(value)
-        tz_name: str | None = None
-        if choice is SnoozeFor.TOMORROW:
-            tz_name = (await deps.directory.user_info(user)).get("tz")
-        until = snooze_until(choice, deps.clock(), tz_name)
-        result = await deps.handoffs.snooze(handoff_id, user, until)
-        await after_decision(
+async def approve(
+    ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient, deps: ActionDeps
+) -> None:
+    """Approve: check, then open the confirm modal that says what approving will do."""
+    await ack()
+    click = read_action(body)
+    if click is None:
+        return
+    user, channel = click.user_id, click.channel_id
+    # Permission before promise: a refused click never sees what approving would do.
+    checked = await allowed_card(
+        deps,
+        client,
+        Action.APPROVE,
+        user=user,
+        channel=channel,
+        handoff_id=decode_button_value(click.value),
+    )
+    if checked is None:
+        return
+    card, _actor = checked
+    why_not = not_decidable(card, user)
+    if why_not is not None:
+        decided = decided_by(why_not, card)
+        await refuse(
             deps,
             client,
-            result,
             user=user,
             channel=channel,
-            note_action=AuditAction.SNOOZED,
-            note_detail=f"<!date^{int(until.timestamp())}^{{date_short_pretty}} at {{time}}|{until:%Y-%m-%d %H:%M} UTC>",
+            action=Action.APPROVE,
+            code=why_not,
+            handoff_id=card.handoff_id,
+            message=refusal(why_not, by=decided.by, at=decided.at),
         )
+        return
+    # The checks above are two indexed reads and a cached group lookup: well inside the
+    # 3 s a trigger_id lives. The modal says exactly what this approval will do.
+    meta = ModalMetadata(card.handoff_id, card.channel, card.message_ts, user)
+    followup = None
+    if card.workflow is Workflow.COLLECTIONS:
+        followup = collections_email(card.handoff, deps.settings.company_name)
+    view = approve_modal(card, meta, followup=followup)
+    await client.views_open(trigger_id=click.trigger_id, view=view)
 
-    async def link(ack: AsyncAck) -> None:
-        await ack()
 
-    app.action(ActionId.APPROVE.value)(approve)
+async def open_modal(
+    ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient, deps: ActionDeps
+) -> None:
+    """Decline, Escalate, Reassign: check, then open the modal that asks for the details."""
+    await ack()
+    clicked = read_action(body)
+    if clicked is None:
+        return
+    action_id = ActionId(clicked.action_id)
+    checked = await checked_click(deps, client, body, MODAL_ACTIONS[action_id])
+    if checked is None:
+        return
+    card, click = checked.card, checked.click
+    meta = ModalMetadata(card.handoff_id, card.channel, card.message_ts, click.user_id)
+    await client.views_open(trigger_id=click.trigger_id, view=MODALS[action_id](card, meta))
+
+
+async def retry(
+    ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient, deps: ActionDeps
+) -> None:
+    """Retry a failed invoice."""
+    await ack()
+    checked = await checked_click(deps, client, body, Action.RETRY)
+    if checked is None:
+        return
+    user, handoff_id = checked.click.user_id, checked.handoff_id
+    result = await deps.handoffs.retry(handoff_id, user, is_approver=checked.actor.is_approver)
+    await after_decision(
+        deps,
+        client,
+        result,
+        user=user,
+        channel=checked.click.channel_id,
+        action=Action.RETRY,
+        handoff_id=handoff_id,
+    )
+
+
+async def done(
+    ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient, deps: ActionDeps
+) -> None:
+    """Mark done; refused (with the approval count) while approval is still pending."""
+    await ack()
+    checked = await checked_click(deps, client, body, Action.MARK_DONE)
+    if checked is None:
+        return
+    click, actor, handoff_id = checked.click, checked.actor, checked.handoff_id
+    user, channel = click.user_id, click.channel_id
+    result = await deps.handoffs.mark_done(handoff_id, user, is_approver=actor.is_approver)
+    if result.outcome is Outcome.AWAITING_APPROVAL and result.card is not None:
+        pending = result.card
+        message = refusal(
+            "awaiting_approval",
+            approvals=(len(pending.approvals), pending.required_approvals),
+            offer_decline=pending.handoff_id if actor.is_approver else None,
+        )
+        await refuse(
+            deps,
+            client,
+            user=user,
+            channel=channel,
+            action=Action.MARK_DONE,
+            code="awaiting_approval",
+            handoff_id=handoff_id,
+            message=message,
+        )
+        return
+    ok = await after_decision(
+        deps,
+        client,
+        result,
+        user=user,
+        channel=channel,
+        action=Action.MARK_DONE,
+        handoff_id=handoff_id,
+    )
+    if ok and result.card is not None:
+        await _in_place(client, result.card, click)
+
+
+async def snooze(
+    ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient, deps: ActionDeps
+) -> None:
+    """Snooze reminders for 1 h, 4 h or until tomorrow morning in the person's time zone."""
+    await ack()
+    click = read_action(body)
+    if click is None:
+        return
+    user, channel = click.user_id, click.channel_id
+    handoff_id, choice = decode_snooze_value(click.value)
+    if not await allowed_card(
+        deps, client, Action.SNOOZE, user=user, channel=channel, handoff_id=handoff_id
+    ):
+        return
+    tz_name: str | None = None
+    if needs_time_zone(choice):
+        tz_name = (await deps.directory.user_info(user)).get("tz")
+    until = snooze_until(choice, deps.clock(), tz_name)
+    result = await deps.handoffs.snooze(handoff_id, user, until)
+    ok = await after_decision(
+        deps,
+        client,
+        result,
+        user=user,
+        channel=channel,
+        action=Action.SNOOZE,
+        handoff_id=handoff_id,
+    )
+    if ok and result.card is not None:
+        await _in_place(client, result.card, click, snoozed_until=until)
+
+
+async def refresh_context(
+    ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient, deps: ActionDeps
+) -> None:
+    """Refresh context: finance members ask the read connectors to look the customer up
+    again; anyone else is refused privately (and the refusal audited)."""
+    await ack()
+    checked = await checked_click(deps, client, body, Action.REFRESH_CONTEXT)
+    if checked is None:
+        return
+    user, handoff_id = checked.click.user_id, checked.handoff_id
+    result = await deps.handoffs.request_context(handoff_id, user)
+    await after_decision(
+        deps,
+        client,
+        result,
+        user=user,
+        channel=checked.click.channel_id,
+        action=Action.REFRESH_CONTEXT,
+        handoff_id=handoff_id,
+    )
+
+
+async def link(ack: AsyncAck) -> None:
+    """Link buttons open their URL in the browser; Slack still sends the click: ack it."""
+    await ack()
+
+
+def register(app: AsyncApp, deps: ActionDeps) -> None:
+    """Wire the handoff buttons to the listeners above."""
+
+    async def on_approve(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
+        await approve(ack, body, client, deps)
+
+    async def on_open_modal(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
+        await open_modal(ack, body, client, deps)
+
+    async def on_retry(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
+        await retry(ack, body, client, deps)
+
+    async def on_done(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
+        await done(ack, body, client, deps)
+
+    async def on_snooze(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
+        await snooze(ack, body, client, deps)
+
+    async def on_refresh_context(
+        ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient
+    ) -> None:
+        await refresh_context(ack, body, client, deps)
+
+    app.action(ActionId.APPROVE.value)(on_approve)
     for action_id in MODALS:
-        app.action(action_id.value)(open_modal)
-    app.action(ActionId.RETRY.value)(retry)
-    app.action(ActionId.DONE.value)(done)
-    app.action(ActionId.SNOOZE.value)(snooze)
+        app.action(action_id.value)(on_open_modal)
+    app.action(ActionId.RETRY.value)(on_retry)
+    app.action(ActionId.DONE.value)(on_done)
+    app.action(ActionId.SNOOZE.value)(on_snooze)
+    app.action(ActionId.REFRESH_CONTEXT.value)(on_refresh_context)
     app.action(OPEN_LINK_PATTERN)(link)

@@ -5,16 +5,19 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import OrderedDict
-from typing import Any
+from collections.abc import Awaitable, Callable, Mapping
+from datetime import datetime
+from typing import Any, Protocol
 
 from slack_bolt.async_app import AsyncApp
 from slack_sdk.errors import SlackApiError
+from slack_sdk.web.async_client import AsyncWebClient
 
 from blocks.home import home_view
-from bot.container import Container
-from services.home import HomeItem, HomeQueries
+from services.home import HomeItem, HomeQueries, HomeRefresher
+from services.permissions import Action, Actor, decide
 
-__all__ = ["HomeTab", "register"]
+__all__ = ["HomeDeps", "HomeTab", "home_opened", "register"]
 
 logger = logging.getLogger(__name__)
 
@@ -24,20 +27,37 @@ PERMALINK_CACHE = 2048  # a message's permalink never changes, so links are kept
 class HomeTab:
     """Builds and publishes one person's Home tab; failures are logged, never raised."""
 
-    def __init__(self, deps: Container) -> None:
-        self._deps = deps
-        self._queries = HomeQueries(deps.db)
+    def __init__(
+        self,
+        queries: HomeQueries,
+        slack: AsyncWebClient,
+        *,
+        actor: Callable[[str], Awaitable[Actor]],
+        clock: Callable[[], datetime],
+        mapping_gaps: Callable[[], Awaitable[Mapping[str, int]]] | None = None,
+    ) -> None:
+        self._queries = queries
+        self._slack = slack
+        self._actor = actor
+        self._clock = clock
+        self._mapping_gaps = mapping_gaps
         self._links: OrderedDict[tuple[str, str], str] = OrderedDict()
 
     async def refresh(self, user_id: str) -> None:
         """Publish ``user_id``'s Home tab as it stands now."""
         try:
-            approver = await self._deps.may_approve(user_id)
-            now = self._deps.clock()
+            # The same policy as the buttons: only approvers are shown what waits for approval.
+            actor = await self._actor(user_id)
+            approver = decide(Action.APPROVE, actor).allowed
+            now = self._clock()
             snapshot = await self._queries.snapshot(user_id, approver=approver, now=now)
             items = [*snapshot.mine, *snapshot.awaiting, *(r.item for r in snapshot.recent)]
-            view = home_view(snapshot, now=now, links=await self._permalinks(items))
-            await self._deps.slack.views_publish(user_id=user_id, view=view)
+            # Which DialNexa fields arrive unmapped is set-up work: shown to admins only.
+            admin = actor.is_approver or actor.is_lead
+            gaps = await self._mapping_gaps() if admin and self._mapping_gaps else {}
+            links = await self._permalinks(items)
+            view = home_view(snapshot, now=now, links=links, mapping_gaps=gaps)
+            await self._slack.views_publish(user_id=user_id, view=view)
         except asyncio.CancelledError:
             raise
         except Exception:
@@ -60,20 +80,31 @@ class HomeTab:
 
     async def _permalink(self, channel: str, ts: str) -> str | None:
         try:
-            response = await self._deps.slack.chat_getPermalink(channel=channel, message_ts=ts)
+            response = await self._slack.chat_getPermalink(channel=channel, message_ts=ts)
         except SlackApiError:
             return None
         permalink = response.get("permalink")
         return str(permalink) if permalink else None
 
 
-def register(app: AsyncApp, deps: Container) -> None:
-    """Wire app_home_opened (Bolt acknowledges events itself)."""
+class HomeDeps(Protocol):
+    """What the Home tab listener needs."""
 
-    async def home_opened(event: dict[str, Any]) -> None:
-        if event.get("tab", "home") != "home" or not event.get("user"):
-            return
-        if deps.home is not None:
-            await deps.home.refresh(str(event["user"]))
+    @property
+    def home(self) -> HomeRefresher: ...
 
-    app.event("app_home_opened")(home_opened)
+
+async def home_opened(event: dict[str, Any], deps: HomeDeps) -> None:
+    """app_home_opened: publish the person's Home tab (Bolt acknowledges events itself)."""
+    if event.get("tab", "home") != "home" or not event.get("user"):
+        return
+    await deps.home.refresh(str(event["user"]))
+
+
+def register(app: AsyncApp, deps: HomeDeps) -> None:
+    """Wire app_home_opened to the listener above."""
+
+    async def on_home_opened(event: dict[str, Any]) -> None:
+        await home_opened(event, deps)
+
+    app.event("app_home_opened")(on_home_opened)

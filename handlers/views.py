@@ -1,9 +1,13 @@
-"""Modal submissions: decline, escalate, reassign, approve-with-identity."""
+"""Modal submissions: decline, escalate, reassign, approve-with-identity.
+
+Each listener is a module-level function taking Bolt's ``ack``, ``body`` and ``client`` plus the
+narrow ``ViewDeps``; ``register`` only wires callback ids to them.
+"""
 
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import Any, Protocol
 
 from slack_bolt.async_app import AsyncAck, AsyncApp
 from slack_sdk.errors import SlackApiError
@@ -11,191 +15,286 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from blocks.audit import escalation_notice, refusal
 from blocks.dm import reassigned_dm
-from blocks.ids import AuditAction, BlockId, CallbackId, InputId, ModalMetadata, decode_metadata
-from bot.container import Container
-from handlers.decisions import after_decision, tell
-from services.handoffs import Outcome
-from services.redaction import redact_text
+from blocks.ids import BlockId, CallbackId, EmailChoice, InputId, ModalMetadata
+from handlers.decisions import DecisionDeps, HandoffRecords, after_decision, permitted, tell
+from handlers.payloads import ViewSubmission, read_submission
+from services.cards import HandoffCard
+from services.handoff_model import Workflow
+from services.handoffs import DecisionResult
+from services.permissions import Action, Actor, may_own
+from services.reasons import (
+    MAX_REASON,
+    NO_REASON,
+    clean_email_text,
+    clean_note,
+    clean_reason,
+    email_text_problem,
+    reason_problem,
+)
+from services.routing import RoutingConfig
+from slack_adapter.messages import permalink
 
-__all__ = ["register", "state_value"]
+__all__ = [
+    "MAX_REASON",
+    "TARGET_NOT_FINANCE",
+    "ModalDecisions",
+    "ViewDeps",
+    "approve",
+    "decline",
+    "escalate",
+    "reassign",
+    "register",
+]
 
 logger = logging.getLogger(__name__)
 
-MAX_REASON = 1000
+TARGET_NOT_FINANCE = (
+    "That person is not a finance member, so they can't own a handoff. Choose someone in finance."
+)
+NO_ASSIGNEE = "Choose who should own this."
+IDENTITY_UNCONFIRMED = "Confirm the caller's identity before approving."
 
 
-def state_value(view: dict[str, Any], block: str, action: str) -> Any:
-    """The submitted value of one input (text, selected user or checkbox list)."""
-    element = ((view.get("state") or {}).get("values") or {}).get(block, {}).get(action) or {}
-    if "selected_user" in element:
-        return element["selected_user"]
-    if "selected_options" in element:
-        return [o.get("value") for o in element["selected_options"] or []]
-    return element.get("value")
-
-
-def _reason(view: dict[str, Any]) -> str | None:
-    value = state_value(view, BlockId.REASON, InputId.REASON)
-    # Typed by a person, then stored and shown: card and bank details go, as in handoffs.
-    return redact_text(value.strip()).text if isinstance(value, str) and value.strip() else None
-
-
-async def _permalink(client: AsyncWebClient, channel: str, ts: str | None) -> str | None:
-    if not ts:
-        return None
-    try:
-        response = await client.chat_getPermalink(channel=channel, message_ts=ts)
-    except SlackApiError:
-        return None
-    return str(response.get("permalink")) if response.get("permalink") else None
-
-
-def register(app: AsyncApp, deps: Container) -> None:
-    """Wire the modal callbacks."""
-
-    async def accept_reason(
-        ack: AsyncAck, body: dict[str, Any], view: dict[str, Any]
-    ) -> tuple[ModalMetadata, str, str] | None:
-        """Ack a reason modal: inline errors (None) or (metadata, user, redacted reason)."""
-        reason = _reason(view)
-        if reason is None or len(reason) > MAX_REASON:
-            problem = (
-                "Please give a reason."
-                if reason is None
-                else f"Keep it under {MAX_REASON} characters."
-            )
-            await ack(response_action="errors", errors={BlockId.REASON.value: problem})
-            return None
-        await ack()
-        return decode_metadata(view["private_metadata"]), body["user"]["id"], reason
-
-    async def decline(
-        ack: AsyncAck, body: dict[str, Any], view: dict[str, Any], client: AsyncWebClient
-    ) -> None:
-        accepted = await accept_reason(ack, body, view)
-        if accepted is None:
-            return
-        meta, user, reason = accepted
-        if not await deps.may_approve(user):
-            await tell(client, meta.channel, user, refusal("not_approver"))
-            return
-        result = await deps.handoffs.decline(meta.handoff_id, user, reason)
-        await after_decision(
-            deps,
-            client,
-            result,
-            user=user,
-            channel=meta.channel,
-            note_action=AuditAction.DECLINED,
-            note_detail=reason,
-        )
-
-    async def escalate(
-        ack: AsyncAck, body: dict[str, Any], view: dict[str, Any], client: AsyncWebClient
-    ) -> None:
-        accepted = await accept_reason(ack, body, view)
-        if accepted is None:
-            return
-        meta, user, reason = accepted
-        result = await deps.handoffs.escalate(meta.handoff_id, user, reason)
-        ok = await after_decision(
-            deps,
-            client,
-            result,
-            user=user,
-            channel=meta.channel,
-            note_action=AuditAction.ESCALATED,
-            note_detail=reason,
-        )
-        if not ok or result.card is None:
-            return
-        card = result.card
-        link = await _permalink(client, card.channel, card.message_ts)
-        notice = escalation_notice(
-            card, user, reason, permalink=link, lead=deps.routing.mentions.finance_lead
-        )
-        try:
-            await client.chat_postMessage(
-                channel=deps.routing.escalation_channel,
-                text=notice["text"],
-                blocks=notice["blocks"],
-            )
-        except SlackApiError:
-            logger.exception(
-                "could not repost an escalation", extra={"handoff_id": card.handoff_id}
-            )
-
-    async def reassign(
-        ack: AsyncAck, body: dict[str, Any], view: dict[str, Any], client: AsyncWebClient
-    ) -> None:
-        new_owner = state_value(view, BlockId.ASSIGNEE, InputId.ASSIGNEE)
-        if not new_owner:
-            await ack(
-                response_action="errors",
-                errors={BlockId.ASSIGNEE.value: "Choose who should own this."},
-            )
-            return
-        await ack()
-        meta = decode_metadata(view["private_metadata"])
-        user = body["user"]["id"]
-        result = await deps.handoffs.reassign(meta.handoff_id, user, new_owner)
-        ok = await after_decision(
-            deps,
-            client,
-            result,
-            user=user,
-            channel=meta.channel,
-            note_action=AuditAction.REASSIGNED,
-            note_detail=f"<@{new_owner}>",
-        )
-        if not ok or result.card is None:
-            return
-        card = result.card
-        note = state_value(view, BlockId.NOTE, InputId.NOTE)
-        note = redact_text(note).text if isinstance(note, str) else note
-        link = await _permalink(client, card.channel, card.message_ts)
-        message = reassigned_dm(card, by=user, note=note, permalink=link, now=deps.clock())
-        try:
-            opened = await client.conversations_open(users=new_owner)
-            await client.chat_postMessage(
-                channel=opened["channel"]["id"], text=message["text"], blocks=message["blocks"]
-            )
-        except SlackApiError:
-            logger.exception("could not DM the new owner", extra={"handoff_id": card.handoff_id})
+class ModalDecisions(HandoffRecords, Protocol):
+    """The decisions the modals make (``services.handoffs.HandoffService``)."""
 
     async def approve(
-        ack: AsyncAck, body: dict[str, Any], view: dict[str, Any], client: AsyncWebClient
-    ) -> None:
-        confirmed = state_value(view, BlockId.IDENTITY, InputId.IDENTITY) or []
-        if not confirmed:
-            await ack(
-                response_action="errors",
-                errors={BlockId.IDENTITY.value: "Confirm the caller's identity before approving."},
-            )
-            return
-        await ack()
-        meta: ModalMetadata = decode_metadata(view["private_metadata"])
-        user = body["user"]["id"]
-        allowed = await deps.may_approve(user)
-        result = await deps.handoffs.approve(
-            meta.handoff_id, user, is_approver=allowed, identity_confirmed=True
-        )
-        action = (
-            AuditAction.APPROVED_PARTLY
-            if result.outcome is Outcome.PARTIAL
-            else AuditAction.APPROVED
-        )
-        await after_decision(
-            deps,
-            client,
-            result,
-            user=user,
-            channel=meta.channel,
-            note_action=action,
-            note_detail="identity confirmed by the approver",
-        )
+        self,
+        handoff_id: str,
+        user_id: str,
+        *,
+        is_approver: bool,
+        identity_confirmed: bool = False,
+        email_invoice: bool = False,
+        followup_email: str | None = None,
+    ) -> DecisionResult: ...
 
-    app.view(CallbackId.DECLINE_MODAL.value)(decline)
-    app.view(CallbackId.ESCALATE_MODAL.value)(escalate)
-    app.view(CallbackId.REASSIGN_MODAL.value)(reassign)
-    app.view(CallbackId.APPROVE_MODAL.value)(approve)
+    async def decline(self, handoff_id: str, user_id: str, reason: str) -> DecisionResult: ...
+
+    async def escalate(self, handoff_id: str, user_id: str, reason: str) -> DecisionResult: ...
+
+    async def reassign(self, handoff_id: str, user_id: str, new_owner: str) -> DecisionResult: ...
+
+
+class ViewDeps(DecisionDeps, Protocol):
+    """What the decision modals need: the decision follow-through and the routing config."""
+
+    @property
+    def handoffs(self) -> ModalDecisions: ...
+
+    @property
+    def routing(self) -> RoutingConfig: ...
+
+
+async def _recheck(
+    deps: ViewDeps,
+    client: AsyncWebClient,
+    action: Action,
+    meta: ModalMetadata,
+    user: str,
+    *,
+    card: HandoffCard | None = None,
+) -> Actor | None:
+    """The policy again at submission; a refusal is told and audited."""
+    if card is None:
+        card = await deps.handoffs.card(meta.handoff_id)
+    if card is None:
+        await tell(client, meta.channel, user, refusal("not_found"))
+        return None
+    return await permitted(deps, client, action, user=user, channel=meta.channel, card=card)
+
+
+async def _accept_reason(
+    ack: AsyncAck, body: dict[str, Any]
+) -> tuple[ViewSubmission, ModalMetadata, str] | None:
+    """Ack a reason modal: inline errors (None) or (submission, metadata, redacted reason)."""
+    submitted = read_submission(body)
+    if submitted is None:
+        await ack()
+        return None
+    # Typed by a person, then stored and shown: card and bank details go, as in handoffs.
+    reason = clean_reason(submitted.value(BlockId.REASON, InputId.REASON))
+    problem = reason_problem(reason)
+    if problem is not None or reason is None:
+        await ack(response_action="errors", errors={BlockId.REASON.value: problem or NO_REASON})
+        return None
+    await ack()
+    return submitted, submitted.metadata(), reason
+
+
+async def decline(
+    ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient, deps: ViewDeps
+) -> None:
+    """Decline with a reason."""
+    accepted = await _accept_reason(ack, body)
+    if accepted is None:
+        return
+    submitted, meta, reason = accepted
+    user = submitted.user_id
+    # Re-checked at submission: membership can change while the modal is open.
+    if not await _recheck(deps, client, Action.DECLINE, meta, user):
+        return
+    result = await deps.handoffs.decline(meta.handoff_id, user, reason)
+    await after_decision(
+        deps,
+        client,
+        result,
+        user=user,
+        channel=meta.channel,
+        action=Action.DECLINE,
+        handoff_id=meta.handoff_id,
+    )
+
+
+async def escalate(
+    ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient, deps: ViewDeps
+) -> None:
+    """Escalate with a reason, and repost it in the escalation channel."""
+    accepted = await _accept_reason(ack, body)
+    if accepted is None:
+        return
+    submitted, meta, reason = accepted
+    user = submitted.user_id
+    if not await _recheck(deps, client, Action.ESCALATE, meta, user):
+        return
+    result = await deps.handoffs.escalate(meta.handoff_id, user, reason)
+    ok = await after_decision(
+        deps,
+        client,
+        result,
+        user=user,
+        channel=meta.channel,
+        action=Action.ESCALATE,
+        handoff_id=meta.handoff_id,
+    )
+    if not ok or result.card is None:
+        return
+    card = result.card
+    link = await permalink(client, card.channel, card.message_ts)
+    notice = escalation_notice(
+        card, user, reason, permalink=link, lead=deps.routing.mentions.finance_lead
+    )
+    try:
+        await client.chat_postMessage(
+            channel=deps.routing.escalation_channel,
+            text=notice["text"],
+            blocks=notice["blocks"],
+        )
+    except SlackApiError:
+        logger.exception("could not repost an escalation", extra={"handoff_id": card.handoff_id})
+
+
+async def reassign(
+    ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient, deps: ViewDeps
+) -> None:
+    """Reassign to a finance member, and DM them what they now own."""
+    submitted = read_submission(body)
+    if submitted is None:
+        await ack()
+        return
+    new_owner = submitted.value(BlockId.ASSIGNEE, InputId.ASSIGNEE)
+    if not new_owner:
+        await ack(response_action="errors", errors={BlockId.ASSIGNEE.value: NO_ASSIGNEE})
+        return
+    # Only a finance member can own a handoff: said under the picker, nothing changes.
+    if not may_own(await deps.actor(str(new_owner))):
+        await ack(response_action="errors", errors={BlockId.ASSIGNEE.value: TARGET_NOT_FINANCE})
+        return
+    await ack()
+    meta = submitted.metadata()
+    user = submitted.user_id
+    if not await _recheck(deps, client, Action.REASSIGN, meta, user):
+        return
+    result = await deps.handoffs.reassign(meta.handoff_id, user, new_owner)
+    ok = await after_decision(
+        deps,
+        client,
+        result,
+        user=user,
+        channel=meta.channel,
+        action=Action.REASSIGN,
+        handoff_id=meta.handoff_id,
+    )
+    if not ok or result.card is None:
+        return
+    card = result.card
+    note = clean_note(submitted.value(BlockId.NOTE, InputId.NOTE))
+    link = await permalink(client, card.channel, card.message_ts)
+    message = reassigned_dm(card, by=user, note=note, permalink=link, now=deps.clock())
+    try:
+        opened = await client.conversations_open(users=new_owner)
+        await client.chat_postMessage(
+            channel=opened["channel"]["id"], text=message["text"], blocks=message["blocks"]
+        )
+    except SlackApiError:
+        logger.exception("could not DM the new owner", extra={"handoff_id": card.handoff_id})
+
+
+async def approve(
+    ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient, deps: ViewDeps
+) -> None:
+    """Approve from the confirm modal; the caller's identity is confirmed when it must be, and
+    the customer emails ticked in it (a collections follow-up with its text) go with it."""
+    submitted = read_submission(body)
+    if submitted is None:
+        await ack()
+        return
+    meta = submitted.metadata()
+    card = await deps.handoffs.card(meta.handoff_id)
+    confirmed = bool(submitted.value(BlockId.IDENTITY, InputId.IDENTITY))
+    if card is not None and card.identity_check_needed and not confirmed:
+        await ack(response_action="errors", errors={BlockId.IDENTITY.value: IDENTITY_UNCONFIRMED})
+        return
+    chosen = submitted.value(BlockId.EMAIL, InputId.EMAIL) or []
+    email_invoice = EmailChoice.INVOICE.value in chosen
+    followup: str | None = None
+    if EmailChoice.FOLLOWUP.value in chosen and card and card.workflow is Workflow.COLLECTIONS:
+        # Typed by a person, then stored and sent: card and bank details go first.
+        followup = clean_email_text(submitted.value(BlockId.EMAIL_TEXT, InputId.EMAIL_TEXT))
+        problem = email_text_problem(followup)
+        if problem is not None:
+            await ack(response_action="errors", errors={BlockId.EMAIL_TEXT.value: problem})
+            return
+    await ack()
+    user = submitted.user_id
+    actor = await _recheck(deps, client, Action.APPROVE, meta, user, card=card)
+    if actor is None:
+        return
+    result = await deps.handoffs.approve(
+        meta.handoff_id,
+        user,
+        is_approver=actor.is_approver,
+        identity_confirmed=confirmed,
+        email_invoice=email_invoice,
+        followup_email=followup,
+    )
+    await after_decision(
+        deps,
+        client,
+        result,
+        user=user,
+        channel=meta.channel,
+        action=Action.APPROVE,
+        handoff_id=meta.handoff_id,
+    )
+
+
+def register(app: AsyncApp, deps: ViewDeps) -> None:
+    """Wire the modal callbacks to the listeners above."""
+
+    async def on_decline(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
+        await decline(ack, body, client, deps)
+
+    async def on_escalate(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
+        await escalate(ack, body, client, deps)
+
+    async def on_reassign(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
+        await reassign(ack, body, client, deps)
+
+    async def on_approve(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
+        await approve(ack, body, client, deps)
+
+    app.view(CallbackId.DECLINE_MODAL.value)(on_decline)
+    app.view(CallbackId.ESCALATE_MODAL.value)(on_escalate)
+    app.view(CallbackId.REASSIGN_MODAL.value)(on_reassign)
+    app.view(CallbackId.APPROVE_MODAL.value)(on_approve)
