@@ -1,0 +1,1 @@
+"""QuickBooks Online: invoices, payments, credit memos and billing addresses in the books."""

@@ -1,0 +1,176 @@
+"""The Stripe connector (read): the customer's subscriptions and latest payment on the handoff.
+
+For a handoff that names Stripe objects (``billing.subscription_id`` ``sub_…``,
+``billing.payment_id`` ``pi_…`` / ``ch_…`` / ``in_…``) the customer is the one those objects
+belong to; otherwise the customer is found by ``customer.email``. Then the customer's
+subscriptions (``status=all``) and latest payment intent (or, with none, latest charge) are read
+and returned as the handoff's ``stripe`` context, with a link to the customer.
+
+What was learned is reused per customer for ``CONTEXT_CACHE_SECONDS``; a Refresh context click
+(``CONTEXT_REQUESTED``) always reads again. Reads only: nothing is written, so a retry simply
+reads again.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+import stripe
+from pydantic import ValidationError
+
+from connectors.base import ConnectorContext, Done, Link, Result, RetryAfter
+from connectors.stripe.client import StripeReader
+from connectors.stripe.errors import as_result
+from connectors.stripe.mapping import stripe_context
+from services.db.engine import Database
+from services.db.models import HandoffRow
+from services.events import Event, EventType
+from services.handoff_model import Handoff
+
+__all__ = ["NAMED_PREFIXES", "StripeConnector"]
+
+logger = logging.getLogger(__name__)
+
+NAMED_PREFIXES = ("sub_", "pi_", "ch_", "in_")
+CACHE_MAX = 5000  # customers remembered at most (oldest dropped first)
+
+
+@dataclass(frozen=True, slots=True)
+class _Subject:
+    """Whom to look up: the email, and the Stripe ids the handoff names."""
+
+    email: str | None
+    named: tuple[str, ...]
+
+    @property
+    def cache_key(self) -> str | None:
+        if self.email:
+            return "email:" + self.email.lower()
+        return "ids:" + ",".join(self.named) if self.named else None
+
+
+def _subject(row: HandoffRow) -> _Subject:
+    email: str | None = row.customer_email
+    named: list[str] = []
+    try:
+        handoff = Handoff.model_validate(row.payload)
+    except ValidationError:
+        handoff = None
+    if handoff is not None:
+        if handoff.customer is not None and handoff.customer.email:
+            email = str(handoff.customer.email)
+        billing = handoff.billing
+        if billing is not None:
+            for value in (billing.subscription_id, billing.payment_id):
+                if value and value.startswith(NAMED_PREFIXES):
+                    named.append(value)
+    return _Subject(email=email or None, named=tuple(named))
+
+
+def _customer_of(obj: dict[str, Any]) -> str | None:
+    customer = obj.get("customer")
+    if isinstance(customer, str):
+        return customer
+    if isinstance(customer, dict) and isinstance(customer.get("id"), str):
+        return str(customer["id"])
+    return None
+
+
+class StripeConnector:
+    """Reads a handoff's customer from Stripe when it arrives and when someone asks again."""
+
+    name = "stripe"
+    handles = frozenset({EventType.RECEIVED, EventType.CONTEXT_REQUESTED})
+
+    def __init__(
+        self,
+        reader: StripeReader,
+        db: Database,
+        clock: Callable[[], datetime],
+        *,
+        cache_seconds: float = 300.0,
+    ) -> None:
+        self.reader = reader
+        self._db = db
+        self._clock = clock
+        self._cache_for = timedelta(seconds=cache_seconds)
+        self._cache: dict[str, tuple[datetime, Done]] = {}
+
+    async def handle(self, event: Event, context: ConnectorContext) -> Result:
+        if event.handoff_id is None:
+            return Done()
+        async with self._db.reads() as session:
+            row = await session.get(HandoffRow, event.handoff_id)
+        if row is None:
+            return Done(note="the handoff is gone")
+        subject = _subject(row)
+        key = subject.cache_key
+        if key is None:
+            return Done(note="no customer email or Stripe id to look up")
+        now = self._clock()
+        if event.type is not EventType.CONTEXT_REQUESTED:
+            cached = self._cache.get(key)
+            if cached is not None and now - cached[0] < self._cache_for:
+                return cached[1]
+        paused = self.reader.pacer.paused_for()
+        if paused > 0:
+            return RetryAfter(paused, "Stripe asked to slow down")
+        try:
+            result = await self._look_up(subject, now)
+        except stripe.StripeError as exc:
+            answer = as_result(exc)
+            if isinstance(answer, RetryAfter) and exc.http_status == 429:
+                self.reader.pacer.pause(answer.seconds)
+            return answer
+        self._remember(key, now, result)
+        return result
+
+    def _remember(self, key: str, now: datetime, result: Done) -> None:
+        self._cache.pop(key, None)
+        self._cache[key] = (now, result)
+        while len(self._cache) > CACHE_MAX:
+            self._cache.pop(next(iter(self._cache)))
+
+    async def _named_customer(self, named: tuple[str, ...]) -> str | None:
+        """The customer the handoff's named objects belong to (a missing one is skipped)."""
+        for object_id in named:
+            try:
+                obj = await self.reader.named(object_id)
+            except stripe.InvalidRequestError as exc:
+                if exc.http_status == 404:
+                    continue
+                raise
+            customer_id = _customer_of(obj)
+            if customer_id:
+                return customer_id
+        return None
+
+    async def _look_up(self, subject: _Subject, now: datetime) -> Done:
+        customer: dict[str, Any] | None = None
+        customer_id = await self._named_customer(subject.named) if subject.named else None
+        if customer_id is not None:
+            customer = await self.reader.customer(customer_id)
+            if customer.get("deleted"):
+                customer = None
+        if customer is None and subject.email:
+            # Stripe's email filter is case-sensitive; addresses are mostly kept lower-case.
+            for email in dict.fromkeys((subject.email, subject.email.lower())):
+                found = await self.reader.customers_by_email(email)
+                if found:
+                    customer = found[0]
+                    break
+        if customer is None:
+            return Done(context=stripe_context(None, [], None, looked_up_at=now))
+        customer_id = str(customer["id"])
+        subscriptions = await self.reader.subscriptions(customer_id)
+        payment = await self.reader.latest_payment_intent(customer_id)
+        if payment is None:
+            payment = await self.reader.latest_charge(customer_id)
+        learned = stripe_context(customer, subscriptions, payment, looked_up_at=now)
+        card = learned["customer"]
+        link = Link("customer", customer_id, card["url"], label=card["name"] or customer_id)
+        return Done(context=learned, links=(link,))

@@ -1,0 +1,89 @@
+"""Builds the connectors, the event log that feeds them, the payment provider and invoicing.
+
+Called once by ``bot.container.build_container``, before the services that record events are
+built: they all share the one ``EventLog`` whose subscriptions come from the connectors that are
+on, so every event reaches every connector that handles it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass
+from datetime import datetime
+
+import httpx
+
+from bot.settings import BotMode, Settings
+from connectors.base import Connector
+from connectors.plisio import PlisioClient
+from connectors.plisio.provider import PlisioProvider
+from connectors.registry import ConnectorDeps, enabled_connectors, log_connectors
+from connectors.runtime import ConnectorRuntime
+from services.context_policy import row_policy
+from services.credentials import CredentialStore, sandbox_key
+from services.db.engine import Database
+from services.events import EventLog, Subscriptions
+from services.notes import note_for
+from services.outbox import Outbox
+from services.routing import ContextRules, RoutingConfig
+
+__all__ = ["Connectors", "build_connectors"]
+
+
+@dataclass(frozen=True, slots=True)
+class Connectors:
+    """The connector side of one bot process."""
+
+    runtime: ConnectorRuntime  # runs OutboxKind.CONNECTOR items
+    events: EventLog  # the one event log every service records through
+    provider: PlisioProvider  # the payment provider (PaymentProvider)
+    credentials: CredentialStore | None  # rotating secrets, encrypted
+
+
+def _credentials(
+    settings: Settings, mode: BotMode, db: Database, clock: Callable[[], datetime]
+) -> CredentialStore | None:
+    key = settings.connector_encryption_key
+    if key is not None:
+        return CredentialStore(db, key.get_secret_value(), clock=clock)
+    if mode is BotMode.SANDBOX:
+        return CredentialStore(db, sandbox_key(settings.effective_database_url()), clock=clock)
+    return None
+
+
+def build_connectors(
+    *,
+    settings: Settings,
+    mode: BotMode,
+    db: Database,
+    http: httpx.AsyncClient,
+    outbox: Outbox,
+    plisio: PlisioClient,
+    clock: Callable[[], datetime],
+    extra: Iterable[Connector] = (),
+    slack_user_for_email: Callable[[str], Awaitable[str | None]] | None = None,
+    routing: Callable[[], RoutingConfig] | None = None,
+    permalink: Callable[[str], Awaitable[str | None]] | None = None,
+) -> Connectors:
+    """The connectors that are on (the start-up log names each), and the event log for them."""
+    secret = settings.plisio_secret_key
+    provider = PlisioProvider(plisio, secret.get_secret_value() if secret else "")
+    log_connectors(settings)
+    credentials = _credentials(settings, mode, db, clock)
+    deps = ConnectorDeps(
+        settings=settings,
+        db=db,
+        http=http,
+        clock=clock,
+        credentials=credentials,
+        slack_user_for_email=slack_user_for_email,
+        routing=routing,
+        permalink=permalink,
+    )
+    on = [*enabled_connectors(deps), *extra]
+    # One event log for every service: connectors' work and thread notes ride in each event's
+    # transaction.
+    events = EventLog(Subscriptions({c.name: c.handles for c in on}), notes=note_for)
+    rules = (lambda: routing().context) if routing is not None else ContextRules
+    runtime = ConnectorRuntime(db, outbox, on, clock, events, context_policy=row_policy(rules))
+    return Connectors(runtime=runtime, events=events, provider=provider, credentials=credentials)
