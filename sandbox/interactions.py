@@ -10,6 +10,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from sandbox.events import events_for
 from sandbox.forward import Answer, BotLink
 from sandbox.payloads import (
     app_home_opened,
@@ -19,7 +20,8 @@ from sandbox.payloads import (
     view_submission,
 )
 from sandbox.responses import Origin, ResponseRouter
-from sandbox.slack_state import JsonDict, Message, SlackError, SlackWorkspace, User, View
+from sandbox.slack_objects import JsonDict, Message, SlackError, User, View
+from sandbox.slack_workspace import SlackWorkspace
 
 __all__ = ["Interactions", "PageError"]
 
@@ -248,8 +250,8 @@ class Interactions:
             raise PageError("nothing to send")
         match = _COMMAND.match(text)
         if match is None:
-            self.workspace.post_message(channel.id, text=text, user=user.id)
-            return None
+            message = self.workspace.post_message(channel.id, text=text, user=user.id)
+            return await self._told(message, is_im=channel.is_im)
         command, rest = match.group(1).lower(), (match.group(2) or "").strip()
         origin = Origin(user.id, channel.id)
         url, key = self.responses.new_url(origin, hold=True)
@@ -274,17 +276,35 @@ class Interactions:
             self.workspace.post_ephemeral(channel.id, user.id, text=failed)
         return answer
 
-    def reply(self, user_id: object, channel_id: object, thread_ts: object, text: str) -> None:
-        """Post the user's own reply in a thread."""
+    async def reply(
+        self, user_id: object, channel_id: object, thread_ts: object, text: str
+    ) -> Answer | None:
+        """Post the user's own reply in a thread; the bot hears it as Slack would tell it."""
         user = self.user(user_id)
         if not text.strip():
             raise PageError("nothing to send")
         try:
-            self.workspace.post_message(
+            message = self.workspace.post_message(
                 str(channel_id), text=text.strip(), thread_ts=str(thread_ts), user=user.id
             )
+            channel = self.workspace.resolve_channel(message.channel)
         except SlackError as exc:
             raise PageError(f"cannot reply there ({exc.error})", 404) from None
+        return await self._told(message, is_im=channel.is_im)
+
+    async def _told(self, message: Message, *, is_im: bool) -> Answer | None:
+        """Send the bot the signed events Slack sends for a person's message (the last answer)."""
+        ws = self.workspace
+        answer = None
+        for body in events_for(
+            message,
+            team_id=ws.team_id,
+            api_app_id=ws.app_id,
+            bot_user_id=ws.bot_user_id,
+            is_im=is_im,
+        ):
+            answer = await self.link.slack_event(body)
+        return answer
 
     async def open_home(self, user_id: object) -> Answer:
         """Tell the bot the user opened its Home tab (``app_home_opened``)."""

@@ -12,7 +12,8 @@ __all__ = ["SETTLE_STATUSES", "invoice_page"]
 # What the visitor can make happen to an invoice, and the button that does it.
 SETTLE_STATUSES = {
     "completed": "Mark paid",
-    "mismatch": "Underpaid (mismatch)",
+    "underpaid": "Pay short (underpaid)",
+    "overpaid": "Pay too much (overpaid)",
     "expired": "Expire",
     "cancelled": "Cancel",
 }

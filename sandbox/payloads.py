@@ -10,7 +10,8 @@ import json
 import secrets
 import time
 
-from sandbox.slack_state import JsonDict, Message, SlackWorkspace, User, View
+from sandbox.slack_objects import JsonDict, Message, User, View
+from sandbox.slack_workspace import SlackWorkspace
 
 __all__ = [
     "app_home_opened",

@@ -1,6 +1,6 @@
 """A loopback fake of the Plisio API for tests and the local sandbox mode.
 
-It serves the calls ``services.plisio.PlisioClient`` makes (under ``/api/v1``), keeps invoices in
+It serves the calls ``connectors.plisio.PlisioClient`` makes (under ``/api/v1``), keeps invoices in
 memory, records every request (without the api key), can be told to fail, stall or go down, and
 sends correctly signed status callbacks. Like real Plisio (as far as anyone has confirmed) it does
 NOT de-duplicate invoices by ``order_number``, so callers' duplicate handling can be tested.
@@ -25,11 +25,20 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 import httpx
 from aiohttp import web
 
-from services.plisio.callbacks import sign_form_callback, sign_json_callback
+from connectors.plisio.callbacks import sign_form_callback, sign_json_callback
 
-__all__ = ["FakeInvoice", "FakePlisio", "RecordedRequest"]
+__all__ = ["SETTLE_CHOICES", "FakeInvoice", "FakePlisio", "RecordedRequest"]
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+# Sandbox choices: the Plisio status each sends, and the share of the invoice that arrived
+# (None: all of it for paid statuses, nothing otherwise).
+SETTLE_CHOICES: dict[str, tuple[str, Decimal | None]] = {
+    "completed": ("completed", None),
+    "underpaid": ("mismatch", Decimal("0.9")),  # pay short: 90 % arrives
+    "overpaid": ("mismatch", Decimal("1.05")),
+    "expired": ("expired", None),
+    "cancelled": ("cancelled", None),
+}
 _FINAL_STATUSES = frozenset(
     {"completed", "mismatch", "expired", "cancelled", "cancelled duplicate", "error"}
 )
@@ -89,7 +98,7 @@ class FakeInvoice:
             "created_at_utc": self.created_at,
             "expire_at_utc": self.expire_at,
             "finished_at_utc": self.finished_at,
-            "invoice_url": self.invoice_url,
+            # Like Plisio's: no invoice_url here (it is https://plisio.net/invoice/{id}).
             "tx_url": list(self.tx_urls),
         }
 
@@ -169,6 +178,7 @@ class FakePlisio:
         self._callback_http = callback_http
         self._failures: deque[_Failure] = deque()
         self._seq = 0
+        self.on_change: list[Callable[[], None]] = []  # told when an invoice is added or changed
         self.app = web.Application()
         prefix = self.api_prefix
         self.app.router.add_get(f"{prefix}/invoices/new", self._api(self._create_invoice))
@@ -236,7 +246,12 @@ class FakePlisio:
             callback_url=callback_url,
         )
         self.invoices[txn_id] = invoice
+        self._changed()
         return invoice
+
+    def _changed(self) -> None:
+        for listener in list(self.on_change):
+            listener()
 
     async def set_status(
         self,
@@ -257,6 +272,7 @@ class FakePlisio:
             invoice.received_amount = invoice.amount
         if status in _FINAL_STATUSES:
             invoice.finished_at = int(self._clock())
+        self._changed()
         if not invoice.callback_url:
             return None
         as_json = callback_json
@@ -274,6 +290,15 @@ class FakePlisio:
             )
         async with httpx.AsyncClient(timeout=5.0) as client:
             return await self._post_callback(client, invoice.callback_url, fields, as_json)
+
+    async def settle(self, txn_id: str, choice: str) -> httpx.Response | None:
+        """What a sandbox visitor can make happen to an invoice (see ``SETTLE_CHOICES``)."""
+        invoice = self.invoices[txn_id]
+        if choice not in SETTLE_CHOICES:
+            raise ValueError(f"choice must be one of {', '.join(SETTLE_CHOICES)}")
+        status, share = SETTLE_CHOICES[choice]
+        received = None if share is None else (invoice.amount * share).quantize(Decimal("0.01"))
+        return await self.set_status(txn_id, status, received_amount=received)
 
     @staticmethod
     async def _post_callback(
@@ -452,6 +477,8 @@ class FakePlisio:
         invoice = self.invoices.get(request.match_info["txn_id"])
         if invoice is None:
             raise web.HTTPNotFound(text="Invoice not found")
+        if self.invoice_url_base and invoice.invoice_url != str(request.url):
+            raise web.HTTPFound(invoice.invoice_url)  # the sandbox's own invoice page
         body = (
             f"<!doctype html><html><head><title>Invoice {invoice.txn_id}</title></head><body>"
             f"<h1>{html.escape(invoice.order_name)}</h1>"

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sandbox.slack_api import SlackAPI
-from sandbox.slack_state import JsonDict, SlackError
+from sandbox.slack_objects import JsonDict, SlackError
 
 __all__ = ["Origin", "ResponseRouter"]
 

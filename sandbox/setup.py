@@ -17,15 +17,20 @@ from pydantic import SecretStr
 from sqlalchemy.engine import make_url
 
 from bot.settings import BotMode, Settings
+from sandbox.google import sandbox_settings as google_sandbox_settings
+from sandbox.google_drive_gmail import SANDBOX_DRIVE_FOLDER, SANDBOX_GMAIL_SENDER
 from services.routing import RoutingConfig, load_routing
 
 __all__ = [
     "DEMO_ROUTING_FILE",
     "EXAMPLE_ROUTING_FILE",
+    "HUBSPOT_PREFIX",
     "PAY_PATH",
     "PLISIO_PREFIX",
     "SLACK_PREFIX",
+    "STRIPE_PREFIX",
     "UI_PATH",
+    "ZENDESK_PREFIX",
     "SandboxSetup",
     "banner",
     "sandbox_routing",
@@ -35,8 +40,12 @@ logger = logging.getLogger(__name__)
 
 UI_PATH = "/sandbox"
 SLACK_PREFIX = "/sandbox/slack"
+QUICKBOOKS_PREFIX = "/sandbox/quickbooks"
 PLISIO_PREFIX = "/sandbox/plisio"
+STRIPE_PREFIX = "/sandbox/stripe"
+HUBSPOT_PREFIX = "/sandbox/hubspot"
 PAY_PATH = "/sandbox/pay"
+ZENDESK_PREFIX = "/sandbox/zendesk"
 DEMO_ROUTING_FILE = Path(__file__).with_name("demo_routing.toml")
 EXAMPLE_ROUTING_FILE = Path(__file__).resolve().parents[1] / "routing.example.toml"
 _ALL_INTERFACES = {"", "0.0.0.0", "::", "localhost"}  # noqa: S104 - names, not a bind
@@ -101,6 +110,24 @@ def sandbox_settings(settings: Settings) -> Settings:
             "slack_app_token": None,
             "plisio_secret_key": SecretStr(secrets.token_hex(32)),
             "dialnexa_webhook_secret": SecretStr(secrets.token_hex(32)),
+            "stripe_api_base": f"{base}{STRIPE_PREFIX}",
+            "stripe_api_key": SecretStr("sk_test_sandbox" + secrets.token_hex(12)),
+            "hubspot_api_base": f"{base}{HUBSPOT_PREFIX}",
+            "hubspot_access_token": SecretStr("pat-na1-" + secrets.token_hex(16)),
+            **google_sandbox_settings(settings.sandbox_database_url, base),
+            # Drive and Gmail act as the finance mailbox (domain-wide delegation).
+            "google_delegated_user": SANDBOX_GMAIL_SENDER,
+            "google_drive_folder_id": SANDBOX_DRIVE_FOLDER,
+            "gmail_sender": SANDBOX_GMAIL_SENDER,
+            "quickbooks_client_id": "sandbox-quickbooks-app",
+            "quickbooks_client_secret": SecretStr(secrets.token_hex(16)),
+            "quickbooks_refresh_token": SecretStr("RT1-sandbox-" + secrets.token_hex(16)),
+            "quickbooks_realm_id": "9341450000000000",
+            "quickbooks_api_base": f"{base}{QUICKBOOKS_PREFIX}",
+            "quickbooks_token_url": f"{base}{QUICKBOOKS_PREFIX}/oauth2/v1/tokens/bearer",
+            "zendesk_url": f"{base}{ZENDESK_PREFIX}",
+            "zendesk_email": "finance-bot@sandbox.example",
+            "zendesk_api_token": SecretStr(secrets.token_hex(20)),
         }
     )
 

@@ -18,16 +18,16 @@ from typing import Any
 
 from aiohttp import web
 
-from sandbox.slack_state import (
+from sandbox.slack_objects import (
     ChangeListener,
     Channel,
     Demo,
     JsonDict,
     Message,
     SlackError,
-    SlackWorkspace,
     View,
 )
+from sandbox.slack_workspace import SlackWorkspace
 
 __all__ = [
     "Demo",

@@ -16,9 +16,11 @@ from sandbox.examples import as_new_call, load_examples
 from sandbox.feed import ChangeFeed
 from sandbox.interactions import Interactions, PageError
 from sandbox.pay_page import SETTLE_STATUSES, invoice_page
+from sandbox.persist import SandboxWorld
 from sandbox.plisio import FakePlisio
-from sandbox.slack_state import SlackWorkspace
+from sandbox.slack_workspace import SlackWorkspace
 from sandbox.ui_state import snapshot
+from sandbox.zendesk import FakeZendesk
 from services.routing import RoutingConfig
 
 __all__ = ["STATIC_DIR", "SandboxUI"]
@@ -68,14 +70,22 @@ class SandboxUI:
         routing: RoutingConfig,
         feed: ChangeFeed,
         interactions: Interactions,
+        world: SandboxWorld | None = None,
         examples_dir: Path | None = None,
+        sheet: Callable[[], dict[str, Any] | None] | None = None,
+        zendesk: FakeZendesk | None = None,
     ) -> None:
         self.workspace = workspace
         self.plisio = plisio
         self.routing = routing
         self.feed = feed
         self.interactions = interactions
+        self.world = world
+        self.sheet = sheet
+        self.zendesk = zendesk
         self.examples = load_examples(examples_dir) if examples_dir else load_examples()
+        # The Drive folders and sent Gmail of the Google double, as HTML (set by sandbox.mount).
+        self.google_html: Callable[[], str] | None = None
 
     def register(self, app: web.Application, prefix: str = "/sandbox") -> None:
         """Add the page and its routes under ``prefix``."""
@@ -93,7 +103,10 @@ class SandboxUI:
             ("POST", "/ui/dismiss", self.dismiss),
             ("POST", "/ui/handoff", self.handoff),
             ("POST", "/ui/plisio/{txn_id}", self.settle),
+            ("POST", "/ui/reset", self.reset),
+            ("POST", "/ui/loaded", self.loaded),
             ("GET", "/pay/{txn_id}", self.pay),
+            ("GET", "/google", self.google),
         ]
         for method, path, handler in routes:
             app.router.add_route(method, prefix + path, _guarded(handler))
@@ -110,6 +123,9 @@ class SandboxUI:
         body = snapshot(
             self.workspace, self.plisio, self.routing, user.id, version=self.feed.version
         )
+        if self.sheet is not None:
+            body["sheet"] = self.sheet()  # the sandbox Google Sheet (sandbox.google)
+        body["zendesk"] = self.zendesk.snapshot() if self.zendesk else []
         return web.json_response(body, headers=NO_CACHE)
 
     async def list_examples(self, _request: web.Request) -> web.StreamResponse:
@@ -153,7 +169,7 @@ class SandboxUI:
     async def reply(self, request: web.Request) -> web.StreamResponse:
         """A reply typed in a thread: ``{user, channel, thread_ts, text}``."""
         body = await _json_body(request)
-        self.interactions.reply(
+        await self.interactions.reply(
             body.get("user"),
             body.get("channel"),
             body.get("thread_ts"),
@@ -194,7 +210,7 @@ class SandboxUI:
             raise PageError("no such invoice", 404)
         if status not in SETTLE_STATUSES:
             raise PageError(f"status must be one of {', '.join(SETTLE_STATUSES)}")
-        response = await self.plisio.set_status(txn_id, status)
+        response = await self.plisio.settle(txn_id, status)
         self.feed.bump()
         if response is None:
             return web.json_response({"status": None, "body": "this invoice has no callback URL"})
@@ -203,6 +219,31 @@ class SandboxUI:
         except json.JSONDecodeError:
             answer = response.text
         return web.json_response({"status": response.status_code, "body": answer})
+
+    async def loaded(self, _request: web.Request) -> web.StreamResponse:
+        """The page (re)loaded: close every modal left open, as reloading Slack closes them."""
+        stacks = self.workspace.open_modals()
+        for stack in stacks:
+            self.workspace.close_view(stack[0].id)
+        return web.json_response({"closed": len(stacks)})
+
+    async def reset(self, request: web.Request) -> web.StreamResponse:
+        """*Reset sandbox*: ``{confirm: true}`` empties the database, workspace and Plisio."""
+        body = await _json_body(request)
+        if body.get("confirm") is not True:
+            raise PageError("confirm the reset: it deletes every handoff and message")
+        if self.world is None:
+            raise PageError("this sandbox keeps nothing to reset", 404)
+        await self.world.reset()
+        if self.zendesk is not None:
+            self.zendesk.reset()
+        return web.json_response({"ok": True})
+
+    async def google(self, _request: web.Request) -> web.StreamResponse:
+        """Drive folders with their PDFs (downloadable) and the mail Gmail sent."""
+        body = self.google_html() if self.google_html else "<p>Google is off.</p>"
+        page = f"<!doctype html><title>[SANDBOX] Google Drive and Gmail</title>{body}"
+        return web.Response(text=page, content_type="text/html", headers=NO_CACHE)
 
     async def pay(self, request: web.Request) -> web.StreamResponse:
         """The invoice page a Plisio invoice link opens."""

@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from sandbox.plisio import FakeInvoice, FakePlisio
-from sandbox.slack_state import Channel, JsonDict, Message, SlackError, SlackWorkspace, View
+from sandbox.slack_objects import Channel, JsonDict, Message, SlackError, View
+from sandbox.slack_workspace import SlackWorkspace
 from services.routing import RoutingConfig
 
 __all__ = ["people", "snapshot"]
@@ -44,9 +45,9 @@ def _roles(workspace: SlackWorkspace, routing: RoutingConfig, user_id: str) -> l
         roles.append("approver")
     if user_id == routing.mentions.finance_lead:
         roles.append("finance lead")
-    group = routing.mentions.finance_group
-    if not roles and group and user_id in members([group]):
-        roles.append("finance")
+    finance = routing.finance
+    if not roles and (user_id in finance.users or user_id in members(finance.usergroups)):
+        roles.append("finance")  # [finance]: may look things up, escalate, follow up
     return roles or ["outsider"]
 
 

@@ -1,11 +1,17 @@
 // Talking to the sandbox's /sandbox/ui routes, and the small helpers every view shares.
 
 export async function post(path, body) {
-  const response = await fetch(`/sandbox/ui/${path}`, {
-    method: "POST",
-    headers: { "Content-Type": "application/json" },
-    body: JSON.stringify(body),
-  });
+  let response;
+  try {
+    response = await fetch(`/sandbox/ui/${path}`, {
+      method: "POST",
+      headers: { "Content-Type": "application/json" },
+      body: JSON.stringify(body),
+    });
+  } catch {
+    toast("The sandbox is not answering (restarting?). Try again in a moment.");
+    return null;
+  }
   let answer = null;
   try { answer = await response.json(); } catch { answer = null; }
   if (!response.ok) {

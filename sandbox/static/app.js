@@ -4,7 +4,9 @@ import { botTrouble, fill, post, toast } from "./api.js";
 import { el, renderBlocks } from "./blocks.js";
 import { renderMrkdwn } from "./mrkdwn.js";
 import { ModalView } from "./modal.js";
-import { renderInvoices, setupHandoffPanel } from "./tools.js";
+import { renderSheet } from "./sheet.js";
+import { renderInvoices, setupHandoffPanel, setupReset } from "./tools.js";
+import { renderTickets } from "./zendesk.js";
 
 const $ = (id) => document.getElementById(id);
 const params = new URLSearchParams(location.search);
@@ -23,7 +25,14 @@ const page = {
 
 async function refresh() {
   const seq = ++page.fetchSeq;
-  const response = await fetch(`/sandbox/ui/state?user=${encodeURIComponent(page.me)}`);
+  let response;
+  try {
+    response = await fetch(`/sandbox/ui/state?user=${encodeURIComponent(page.me)}`);
+  } catch {
+    // The bot is restarting: the live updates reconnect by themselves and refresh the page then.
+    toast("The sandbox is not answering (restarting?). The page catches up when it is back.");
+    return;
+  }
   if (!response.ok || seq !== page.fetchSeq) return;
   page.data = await response.json();
   render();
@@ -344,6 +353,8 @@ function render() {
   renderThread();
   modal.render(page.data.modal);
   renderInvoices(page.data.invoices, scheduleRefresh);
+  renderSheet(page.data.sheet);
+  renderTickets(page.data.zendesk);
   markSeen();
   document.body.dataset.version = String(page.data.version);
   document.body.dataset.me = page.me;
@@ -378,8 +389,10 @@ function start() {
   });
   syncUrl();
   setupHandoffPanel();
+  setupReset(() => { page.thread = null; page.seen = {}; scheduleRefresh(); });
   listen();
-  refresh().then(() => {
+  // A modal left open before a reload must not come back over the page (Slack closes them too).
+  post("loaded", {}).then(refresh).then(() => {
     document.body.dataset.ready = "true";
     if (page.where === "app" && page.tab === "home") openHome();
   });

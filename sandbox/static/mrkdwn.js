@@ -5,6 +5,7 @@ const OPEN = "\uE000";
 const CLOSE = "\uE001";
 const STASHED = new RegExp(`${OPEN}(\\d+)${CLOSE}`, "g");
 const LOCALE = "en-US";
+const DATE_PARTS = /\{(date_num|date|date_short|date_long|date_pretty|date_short_pretty|date_long_pretty|time|time_secs|ago)\}/;
 
 export function escapeHtml(text) {
   return String(text).replace(/[&<>"']/g, (c) => ({
@@ -93,6 +94,9 @@ function renderToken(body, ctx) {
     const [, ts, template, link] = target.split("^");
     const date = new Date(Number(ts) * 1000);
     if (Number.isNaN(date.getTime())) return escapeHtml(unescapeSlack(label || target));
+    // As in Slack: a format naming no date part shows the fallback, never formatted (the bot
+    // writes caller text's * _ ~ ` this way so that they stay inert).
+    if (!DATE_PARTS.test(template || "{date}")) return escapeHtml(unescapeSlack(label || ""));
     const text = escapeHtml(formatSlackDate(date, unescapeSlack(template || "{date}")));
     const iso = date.toISOString();
     const time = `<time class="slack-date" datetime="${iso}" data-ts="${escapeHtml(ts)}" title="${escapeHtml(date.toString())}">${text}</time>`;

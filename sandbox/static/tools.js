@@ -1,10 +1,16 @@
-// The side panels: send a DialNexa handoff, and settle the Plisio invoices the bot created.
+// The side panels: send a DialNexa handoff, settle the Plisio invoices the bot created, and
+// reset the whole sandbox.
 
 import { fill, post, toast } from "./api.js";
-import { el } from "./blocks.js";
+import { confirmDialog, el } from "./blocks.js";
 
 const $ = (id) => document.getElementById(id);
-const SETTLE = [["completed", "Mark paid", "primary"], ["expired", "Expire", ""]];
+const SETTLE = [
+  ["completed", "Mark paid", "primary"],
+  ["underpaid", "Pay short", ""],
+  ["expired", "Expire", ""],
+  ["cancelled", "Cancel", ""],
+];
 
 async function loadExamples() {
   const response = await fetch("/sandbox/ui/examples");
@@ -56,11 +62,29 @@ export function renderInvoices(invoices, changed) {
         el("div", { class: "invoice-head" },
           el("a", { href: inv.invoice_url, target: "_blank", rel: "noopener" }, inv.order_name),
           el("span", { class: `status status-${inv.status.replace(/ /g, "-")}`, "data-testid": "invoice-status" }, inv.status)),
-        el("div", { class: "muted" }, `${inv.source_amount} ${inv.source_currency} · ${inv.email || "no email"}`),
+        el("div", { class: "muted" }, `${inv.source_amount} ${inv.source_currency} · ${inv.email || "no email"} · order ${inv.order_number}`),
         el("div", { class: "invoice-actions" }, SETTLE.map(([status, label, style]) => el("button", {
           type: "button", class: `bk-btn small ${style}`, disabled: final,
           onclick: () => settle(inv.txn_id, status, changed),
         }, label))));
     });
+  });
+}
+
+const plain = (text) => ({ type: "plain_text", text });
+const RESET_CONFIRM = {
+  title: plain("Reset the sandbox?"),
+  text: plain("Every handoff, message, invoice and audit entry in this sandbox is deleted, in the bot's sandbox database and on this page together. The demo people and channels stay."),
+  confirm: plain("Reset sandbox"),
+  deny: plain("Keep everything"),
+  style: "danger",
+};
+
+export function setupReset(changed) {
+  $("reset-sandbox").addEventListener("click", async () => {
+    if (!(await confirmDialog(RESET_CONFIRM, {}))) return;
+    const answer = await post("reset", { confirm: true });
+    if (answer?.ok) toast("The sandbox was reset: no handoffs, messages or invoices.");
+    changed();
   });
 }
