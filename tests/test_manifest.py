@@ -76,3 +76,17 @@ def test_manifest_declares_the_scopes_the_code_uses() -> None:
         "channels:history",
     } <= scopes
     assert "app_home_opened" in manifest()["settings"]["event_subscriptions"]["bot_events"]
+
+
+def test_manifest_lets_people_talk_to_the_bot() -> None:
+    """DMs, @mentions and thread replies reach the listeners that answer them."""
+    from handlers.messages import EVENTS
+
+    data = manifest()
+    home = data["features"]["app_home"]
+    assert home["messages_tab_enabled"] is True
+    assert home["messages_tab_read_only_enabled"] is False
+    events = set(data["settings"]["event_subscriptions"]["bot_events"])
+    assert {e for subscriptions in EVENTS.values() for e in subscriptions} <= events
+    scopes = set(data["oauth_config"]["scopes"]["bot"])
+    assert {"app_mentions:read", "im:history", "channels:history", "groups:history"} <= scopes

@@ -125,6 +125,57 @@ def state_card(state: str) -> tuple[HandoffCard, datetime]:
         "paid": replace(
             base, status=s.PAID, approvals=one, invoice=_invoice("completed", paid=True)
         ),
+        "underpaid": replace(
+            base,
+            status=s.INVOICED,
+            approvals=one,
+            invoice=_invoice(
+                "mismatch",
+                payment_state="underpaid",
+                expected=Decimal("4200.00"),
+                expected_currency="USDT",
+                received=Decimal("3900.5"),
+                received_currency="USDT",
+            ),
+        ),
+        "overpaid": replace(
+            base,
+            status=s.PAID,
+            approvals=one,
+            invoice=_invoice(
+                "mismatch",
+                paid=True,
+                payment_state="overpaid",
+                expected=Decimal("4200.00"),
+                expected_currency="USDT",
+                received=Decimal("4250"),
+                received_currency="USDT",
+            ),
+        ),
+        "expired": replace(
+            base,
+            status=s.INVOICED,
+            approvals=one,
+            invoice=_invoice("expired", payment_state="expired"),
+        ),
+        "payment_review": replace(
+            base,
+            status=s.INVOICED,
+            approvals=one,
+            invoice=_invoice(
+                "completed",
+                payment_state="review",
+                review_reason="Plisio reports the invoice in EUR, but it was issued in USD",
+            ),
+        ),
+        "reissued": replace(
+            base,
+            status=s.PROCESSING,
+            approvals=one,
+            invoice=_invoice("creating", order_number="dnx_call_INV2041-r2", txn_id=None, url=None),
+            superseded_invoices=(_invoice("expired", payment_state="expired", superseded=True),),
+            actions=(ActionMark("reissued", APPROVER_1, _at(-1)),),
+        ),
         "declined": replace(
             base,
             status=s.DECLINED,

@@ -5,15 +5,15 @@ from datetime import timedelta
 
 import pytest
 
-from blocks.audit import RefusalCode, escalation_notice, refusal, thread_note
-from blocks.ids import AuditAction
+from blocks.audit import NOTES, RefusalCode, escalation_notice, refusal, thread_note
+from blocks.ids import APPROVED_PARTLY, AuditAction
 from tests.blocks.cards import NOW, example_card
 from tests.blocks.checks import assert_golden, assert_within_limits
 
 AT = NOW - timedelta(minutes=7)
-DETAILS: dict[AuditAction, str | None] = {
+DETAILS: dict[str, str | None] = {
     AuditAction.APPROVED: "Create a Plisio invoice for 4,200.00 USD to ap@harborfinch.example.",
-    AuditAction.APPROVED_PARTLY: None,
+    APPROVED_PARTLY: None,
     AuditAction.DECLINED: "Quote Q-7710 expired; ask sales for a new one",
     AuditAction.ESCALATED: "Customer is waiting on the phone",
     AuditAction.REASSIGNED: "U0BILLINGOPS",
@@ -30,7 +30,7 @@ DETAILS: dict[AuditAction, str | None] = {
 
 def test_thread_notes_golden() -> None:
     notes = {
-        action.value: thread_note(action, "U0APPROVER1", AT, detail=d)
+        str(action): thread_note(action, "U0APPROVER1", AT, detail=d)
         for action, d in DETAILS.items()
     }
     for note in notes.values():
@@ -39,8 +39,8 @@ def test_thread_notes_golden() -> None:
     assert_golden("audit_thread_notes", notes)
 
 
-@pytest.mark.parametrize("action", list(AuditAction))
-def test_thread_notes_without_detail_or_with_huge_detail(action: AuditAction) -> None:
+@pytest.mark.parametrize("action", list(NOTES))
+def test_thread_notes_without_detail_or_with_huge_detail(action: str) -> None:
     assert_within_limits(thread_note(action, "plisio", AT))
     huge = thread_note(action, "U0APPROVER1", AT, detail="<!channel> & " * 500)
     assert_within_limits(huge)
@@ -64,16 +64,45 @@ def test_unknown_note_action_is_refused() -> None:
         thread_note("approve", "U0AP1", AT)
 
 
+# The action each refusal is shown for in the golden file (the one it is usually about).
+GOLDEN_ACTIONS = {
+    RefusalCode.NOT_FINANCE: "view",
+    RefusalCode.NOT_OWNER_OR_FINANCE: "mark_done",
+    RefusalCode.UNPAID: "mark_done",
+}
+
+
 def test_refusals_golden() -> None:
     refusals = {
         code.value: refusal(code, by="U0APPROVER2", at=AT)
         if code in {RefusalCode.ALREADY_DECIDED, RefusalCode.CLOSED}
-        else refusal(code)
+        else refusal(code, action=GOLDEN_ACTIONS.get(code), status="invoiced")
         for code in RefusalCode
     }
+    refusals["awaiting_approval_for_an_approver"] = refusal(
+        "awaiting_approval", approvals=(1, 2), offer_decline="h_inv2041"
+    )
     for message in refusals.values():
         assert_within_limits(message)
     assert_golden("audit_refusals", refusals)
+
+
+def test_refusals_name_the_refused_action() -> None:
+    assert refusal("not_owner_or_finance", action="snooze")["text"].startswith(
+        "Only this handoff's owner or a finance member can snooze its reminders."
+    )
+    assert refusal("not_finance", action="escalate")["text"].startswith(
+        "Only finance members can escalate handoffs."
+    )
+    assert refusal("not_approver", action="decline")["text"].startswith(
+        "Only finance approvers can decline handoffs."
+    )
+    pending = refusal("awaiting_approval", approvals=(1, 2), offer_decline="h_1")
+    assert "(1 of 2 approvals so far)" in pending["text"]
+    [button] = pending["blocks"][-1]["elements"]
+    assert (button["action_id"], button["value"]) == ("handoff_decline", "h_1")
+    assert "actions" not in json.dumps(refusal("awaiting_approval")["blocks"])
+    assert "Retry" in refusal("unpaid", status="action_failed")["text"]
 
 
 def test_refusal_wording() -> None:

@@ -134,3 +134,15 @@ def test_hostile_text_is_escaped() -> None:
     validate_view(view)
     dumped = texts(view)
     assert "<!channel>" not in dumped and "<https://evil.example" not in dumped
+
+
+def test_admins_see_which_dialnexa_fields_need_mapping() -> None:
+    gaps = {"record URL": 2, "owner": 3}
+    view = home_view(snapshot(), now=NOW, links={}, mapping_gaps=gaps)
+    validate_view(view)
+    text = view["blocks"][2]["text"]["text"]
+    assert text.startswith("🧩 *DialNexa fields to map*")
+    assert "owner (3), record URL (2)" in text  # most often missing first
+    assert_golden("home_view_admin", view)
+    plain = json.dumps(home_view(snapshot(), now=NOW, links={}))
+    assert "fields to map" not in plain

@@ -2,14 +2,14 @@ from __future__ import annotations
 
 import json
 from dataclasses import replace
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from blocks.common import validate_blocks
 from blocks.digest import MAX_LINES, digest_message
 from blocks.ids import ActionId, decode_button_value, decode_snooze_value
-from blocks.nudge import nudge_message, owner_missing_message
+from blocks.nudge import nudge_acted, nudge_message, owner_missing_message
 from services.reminders import NudgeKind
 from tests.blocks.cards import NOW, example_card
 from tests.blocks.checks import assert_golden, assert_within_limits
@@ -126,3 +126,17 @@ def test_a_long_digest_stays_within_message_limits() -> None:
     validate_blocks(message["blocks"])
     assert "…and 25 more in the thread" in json.dumps(message, ensure_ascii=False)
     assert len(message["text"]) <= 300
+
+
+def test_acted_reminder_says_what_happened_and_drops_the_buttons() -> None:
+    card = example_card("duplicate_charge_dispute")
+    until = datetime(2026, 11, 27, 14, 0, tzinfo=UTC)
+    snoozed = nudge_acted(card, actor=None, permalink=None, snoozed_until=until)
+    assert snoozed["text"].startswith("Snoozed until 2026-11-27 14:00 UTC by you")
+    assert "*Snoozed* until <!date^" in snoozed["blocks"][0]["text"]["text"]
+    assert "by you" in snoozed["blocks"][0]["text"]["text"]
+    assert all(b["type"] != "actions" for b in snoozed["blocks"])
+    done = nudge_acted(card, actor="U0FINLEAD", permalink=None)
+    assert "*Marked done* by <@U0FINLEAD>" in done["blocks"][0]["text"]["text"]
+    assert done["text"].startswith("Marked done: Dispute")
+    assert_golden("nudge_acted", {"snoozed": snoozed, "done": done})

@@ -130,9 +130,11 @@ def _stop(process: subprocess.Popen[bytes]) -> None:
 
 
 @contextlib.contextmanager
-def running_sandbox_bot(workdir: Path, **env: str) -> Iterator[SandboxBot]:
-    """Run ``python -m bot`` with BOT_MODE=sandbox in ``workdir`` until the block ends."""
-    port = free_port()
+def running_sandbox_bot(
+    workdir: Path, *, port: int | None = None, **env: str
+) -> Iterator[SandboxBot]:
+    """Run ``python -m bot`` with BOT_MODE=sandbox in ``workdir`` (on ``port``) until the end."""
+    port = port or free_port()
     workdir.mkdir(parents=True, exist_ok=True)
     with (workdir / "bot.log").open("wb") as log:
         process = subprocess.Popen(

@@ -96,6 +96,17 @@ class SandboxPage:
             dialog.get_by_role("button", name=confirm, exact=True).click()
             expect(dialog).to_have_count(0)
 
+    def approve(
+        self, message: Locator, button: str = "Approve", *, says: str | None = None
+    ) -> None:
+        """Click Approve; the bot checks the click, then its modal says what it will do: submit."""
+        message.get_by_role("button", name=button, exact=True).click()
+        modal = self.modal("Approve handoff")
+        if says is not None:
+            expect(modal).to_contain_text(says)
+        self.submit(modal)
+        expect(self.page.get_by_role("dialog")).to_have_count(0)
+
     def thread(self, message: Locator) -> Locator:
         """Open a message's thread and return the thread pane."""
         message.get_by_test_id("replies").click()

@@ -27,8 +27,8 @@ def approve_invoice(sandbox: SandboxPage, example: str = "create_invoice") -> st
     sent = sandbox.send_handoff(example)
     assert sent.status == 202
     message = sandbox.message(sent.call_id)
-    sandbox.click(message, "Approve", confirm="Approve")
-    expect(message).to_contain_text("Invoice created")
+    sandbox.approve(message)
+    expect(message).to_contain_text("Awaiting payment")
     return sent.call_id
 
 
@@ -57,12 +57,17 @@ def test_a_handoff_arrives_and_renders_like_slack(sandbox: SandboxPage) -> None:
     expect(message.locator("b", has_text="What the caller asked")).to_be_visible()
     expect(message).not_to_contain_text("<!")
     expect(message).not_to_contain_text("<@")
-    # Date tokens in the browser's own zone: "received today at <local time>".
-    received = message.locator(".bk-context time.slack-date")
-    local = datetime.fromtimestamp(int(received.get_attribute("data-ts") or 0), ZoneInfo(TIMEZONE))
-    expect(received).to_have_text(
-        f"today at {local.strftime('%I:%M %p').lstrip('0')}", use_inner_text=True
-    )
+    # Date tokens in the browser's own zone: "call at …" and "received …", both today.
+    dates = message.locator(".bk-context time.slack-date")
+    expect(dates).to_have_count(2)
+    expect(message.locator(".bk-context")).to_contain_text("received")
+    for index in range(2):
+        shown = dates.nth(index)
+        stamp = int(shown.get_attribute("data-ts") or 0)
+        local = datetime.fromtimestamp(stamp, ZoneInfo(TIMEZONE))
+        expect(shown).to_have_text(
+            f"today at {local.strftime('%I:%M %p').lstrip('0')}", use_inner_text=True
+        )
     for button in ("Approve", "Decline", "Escalate", "Reassign"):
         expect(message.get_by_role("button", name=button, exact=True)).to_be_visible()
     expect(message.get_by_role("link", name=re.compile("Transcript"))).to_have_attribute(
@@ -94,11 +99,20 @@ def test_an_outsiders_approval_is_refused(sandbox: SandboxPage) -> None:
     sandbox.act_as(Demo.OUTSIDER)
     expect(sandbox.page.locator("#acting-roles")).to_contain_text("refused")
     message = sandbox.message(sent.call_id)
-    sandbox.click(message, "Approve", confirm="Approve")
+    sandbox.click(message, "Approve")  # no dialog: refused before anything is promised
+    expect(sandbox.page.get_by_role("dialog")).to_have_count(0)
     refusal = sandbox.ephemerals().last
     expect(refusal).to_contain_text("Only visible to you")
     expect(refusal).to_contain_text("Only finance approvers can approve")
     expect(message).to_contain_text("Waiting for approval")
+    # Escalate and Reassign are for finance members (and the owner): refused the same way.
+    sandbox.click(message, "Escalate")
+    expect(sandbox.ephemerals().last).to_contain_text("Only finance members can escalate")
+    sandbox.click(message, "Reassign")
+    expect(sandbox.ephemerals().last).to_contain_text("owner or a finance member can reassign")
+    expect(sandbox.page.get_by_role("dialog")).to_have_count(0)
+    sandbox.type("/invoice ap@harborfinch.example")
+    expect(sandbox.ephemerals().last).to_contain_text("Only finance members can look up")
     sandbox.act_as(Demo.APPROVER_1)  # the refusal was for the outsider's eyes only
     expect(sandbox.page.locator("#timeline", has_text="Only finance approvers")).to_have_count(0)
 
@@ -124,27 +138,50 @@ def test_a_paid_callback_updates_the_message(sandbox: SandboxPage) -> None:
     with sandbox.page.expect_popup() as popup:
         message.get_by_role("link", name=re.compile("Plisio invoice")).click()
     invoice_page = popup.value
+    invoice_page.wait_for_load_state("load")  # its buttons work once pay.js has run
     expect(invoice_page.locator(".sandbox-banner")).to_contain_text("SANDBOX")
     invoice_page.get_by_role("button", name="Mark paid").click()
     expect(invoice_page.locator(".pay-result")).to_contain_text("HTTP 200")
     invoice_page.close()
-    expect(message).to_contain_text("Paid ✅")
+    expect(message).to_contain_text("Paid 4,200.00 USD")
     expect(message.get_by_role("button", name="Approve")).to_have_count(0)
     expect(sandbox.thread(message)).to_contain_text("The Plisio invoice was paid")
+
+
+def test_a_short_payment_shows_underpaid_and_reissue_replaces_the_invoice(
+    sandbox: SandboxPage,
+) -> None:
+    call_id = approve_invoice(sandbox)
+    message = sandbox.message(call_id)
+    with sandbox.page.expect_popup() as popup:
+        message.get_by_role("link", name=re.compile("Plisio invoice")).click()
+    invoice_page = popup.value
+    invoice_page.wait_for_load_state("load")  # its buttons work once pay.js has run
+    invoice_page.get_by_role("button", name="Pay short (underpaid)").click()
+    expect(invoice_page.locator(".pay-result")).to_contain_text("HTTP 200")
+    invoice_page.close()
+    expect(message).to_contain_text("Underpaid: expected 4,200.00 USDT, received 3,780.00 USDT")
+    expect(message).not_to_contain_text("Paid 4,200.00 USD")
+    expect(sandbox.thread(message)).to_contain_text("underpaid")
+    sandbox.close_thread()
+    sandbox.click(message, "Reissue invoice")
+    expect(message).to_contain_text("Replaced: an earlier invoice (Underpaid)")
+    expect(message).to_contain_text("Awaiting payment")
+    expect(message.get_by_role("button", name="Reissue invoice")).to_have_count(0)
 
 
 def test_two_different_approvers_are_needed_above_the_threshold(sandbox: SandboxPage) -> None:
     sent = sandbox.send_handoff("vip_renewal_blocker")  # 24,000 GBP: two approvers
     message = sandbox.message(sent.call_id)
-    expect(message).to_contain_text("needs two different approvers")
-    sandbox.click(message, "Approve", confirm="Approve")
+    expect(message).to_contain_text("from two different approvers")
+    sandbox.approve(message, says="Records approval 1 of 2")
     expect(message).to_contain_text("Approved 1 of 2")
-    sandbox.click(message, "Approve (2nd of 2)", confirm="Approve")
+    sandbox.click(message, "Approve (2nd of 2)")  # refused at the click: no second dialog
     expect(sandbox.ephemerals().last).to_contain_text("different approver")
     sandbox.act_as(Demo.APPROVER_2)
-    sandbox.click(message, "Approve (2nd of 2)", confirm="Approve")
+    sandbox.approve(message, "Approve (2nd of 2)", says="Approval 2 of 2")
     expect(message).to_contain_text("Approved by @Ana Lopez and @Ben Okoro")
-    expect(message).to_contain_text("Invoice created")
+    expect(message).to_contain_text("Awaiting payment")
 
 
 def test_escalate_modal(sandbox: SandboxPage) -> None:

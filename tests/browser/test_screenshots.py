@@ -22,7 +22,7 @@ from tests.support.examples import example
 
 pytestmark = pytest.mark.browser
 
-SHOTS = ("channel.png", "modal.png", "home.png")
+SHOTS = ("channel.png", "modal.png", "home.png", "enriched.png", "systems.png")
 
 
 @pytest.fixture(scope="module")
@@ -44,17 +44,17 @@ def scene(sandbox: SandboxPage) -> str:
     """A paid invoice, an urgent two-person approval half done; returns the urgent call id."""
     paid = sandbox.send_handoff("create_invoice")
     message = sandbox.message(paid.call_id)
-    sandbox.click(message, "Approve", confirm="Approve")
+    sandbox.approve(message)
     invoice = sandbox.page.locator("[data-testid=invoice]", has_text=paid.call_id)
     invoice.get_by_role("button", name="Mark paid").click()
-    expect(message).to_contain_text("Paid ✅")
+    expect(message).to_contain_text("Paid 4,200.00 USD")
     mine = example("refund_with_bank_details")  # owned by Ana: her Home tab lists it
     mine["follow_up"]["finance_owner"] = "ana@acme.example"
     assert sandbox.send_handoff(body=mine).status == 202
     assert sandbox.send_handoff("duplicate_charge_dispute").status == 202
     urgent = sandbox.send_handoff("vip_renewal_blocker")
     vip = sandbox.message(urgent.call_id)
-    sandbox.click(vip, "Approve", confirm="Approve")
+    sandbox.approve(vip)
     expect(vip).to_contain_text("Approved 1 of 2")
     return urgent.call_id
 
@@ -82,6 +82,25 @@ def test_screenshots_of_the_channel_a_modal_and_home(
         sandbox.open_app("Home")
         expect(sandbox.page.locator("#home")).to_contain_text("Refund · Jonas Becker")
         sandbox.page.screenshot(path=folder / "home.png")
+
+        # The VIP blocker enriched by the sandbox Stripe and HubSpot, and the systems the bot
+        # wrote to (its Zendesk ticket, the exception sheet, the books).
+        sandbox.go(Demo.FINANCE)
+        vip = sandbox.message(call_id)
+        expect(vip).to_contain_text("Stripe", timeout=20_000)
+        expect(vip).to_contain_text("Account", timeout=20_000)
+        sandbox.page.wait_for_timeout(1500)  # the last context update redrawn
+        vip.evaluate("node => node.scrollIntoView({block: 'start'})")
+        sandbox.page.screenshot(path=folder / "enriched.png")
+        expect(sandbox.page.locator("[data-testid=zendesk-tickets]")).to_contain_text(
+            call_id, timeout=20_000
+        )
+        expect(sandbox.page.locator("[data-testid=sheet-panel]")).to_contain_text(
+            call_id, timeout=20_000
+        )
+        panel = sandbox.page.locator("[data-testid=sheet-panel]")
+        panel.evaluate("node => node.scrollIntoView({block: 'start'})")
+        sandbox.page.screenshot(path=folder / "systems.png")
     finally:
         context.close()
     for name in SHOTS:

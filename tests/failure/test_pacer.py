@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from services.delivery import MIN_POST_RATE, SLOWDOWN, SPEEDUP_AFTER, ChannelPacer
+from slack_adapter.pacing import MIN_POST_RATE, SLOWDOWN, SPEEDUP_AFTER, ChannelPacer
 
 
 class Clock:

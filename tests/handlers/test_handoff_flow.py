@@ -7,6 +7,7 @@ the bot sent, and a fake Plisio that (like the real one) does not de-duplicate o
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -14,7 +15,7 @@ from typing import Any
 import pytest
 from sqlalchemy import select, update
 
-from blocks.ids import ActionId, BlockId, CallbackId, InputId
+from blocks.ids import ActionId, BlockId, CallbackId, InputId, SnoozeFor, encode_snooze_value
 from sandbox.slack_state import Demo
 from services.db.models import OutboxItem
 from services.states import HandoffStatus
@@ -45,8 +46,6 @@ def button_ids(message: Any) -> list[str]:
 
 
 def all_text(message: Any) -> str:
-    import json
-
     return message.text + json.dumps(message.blocks or [])
 
 
@@ -86,7 +85,7 @@ async def test_owner_email_is_resolved_to_a_slack_user(bot: Harness) -> None:
 
 async def test_approver_approval_creates_one_plisio_invoice(bot: Harness) -> None:
     handoff_id = await bot.accept(example("create_invoice"))
-    response = await bot.click(Demo.APPROVER_1, ActionId.APPROVE, handoff_id)
+    response = await bot.approve(Demo.APPROVER_1, handoff_id)
     assert response.status == 200
     assert (await bot.card(handoff_id)).status is HandoffStatus.PROCESSING
     await bot.drain()
@@ -127,7 +126,7 @@ async def test_invoice_note_refused_by_slack_is_posted_on_a_later_try_once(
     bot: Harness, clock: FakeClock
 ) -> None:
     handoff_id = await bot.accept(example("create_invoice"))
-    await bot.click(Demo.APPROVER_1, ActionId.APPROVE, handoff_id)
+    await bot.approve(Demo.APPROVER_1, handoff_id)
     bot.slack.fail_next("chat.postMessage", error="fatal_error")  # the invoice note
 
     await bot.drain()
@@ -149,7 +148,7 @@ async def test_invoice_note_refused_by_slack_is_posted_on_a_later_try_once(
 
 async def test_a_rerun_after_the_invoice_note_does_not_repeat_it(bot: Harness) -> None:
     handoff_id = await bot.accept(example("create_invoice"))
-    await bot.click(Demo.APPROVER_1, ActionId.APPROVE, handoff_id)
+    await bot.approve(Demo.APPROVER_1, handoff_id)
     await bot.drain()
     card = await bot.card(handoff_id)
     assert len(invoice_notes(bot, card)) == 1
@@ -179,11 +178,47 @@ async def test_outsider_cannot_approve_and_nothing_changes(bot: Harness) -> None
     refusals = bot.ephemerals_for(Demo.OUTSIDER)
     assert len(refusals) == 1
     assert "approver" in refusals[0].lower()
+    # Permission before promise: no dialog promising an invoice ever opened for the outsider.
+    assert bot.opened_views(Demo.OUTSIDER, CallbackId.APPROVE_MODAL) == []
+    assert not any("Plisio invoice" in t for t in refusals)
+    refused = [e for e in await bot.deps.handoffs.audit_trail(handoff_id) if e.action == "refused"]
+    assert [(e.actor, e.detail) for e in refused] == [
+        (Demo.OUTSIDER, {"action": "approve", "reason": "not_approver"})
+    ]
+
+
+async def test_outsider_submitting_a_forged_approve_modal_is_refused(bot: Harness) -> None:
+    handoff_id = await bot.accept(example("create_invoice"))
+    # The submission is checked again: it alone never approves for someone who may not.
+    await bot.submit(Demo.OUTSIDER, CallbackId.APPROVE_MODAL, handoff_id, {})
+    await bot.drain()
+    assert (await bot.card(handoff_id)).status is HandoffStatus.OPEN
+    assert bot.plisio.invoices_for_order("dnx_call_INV2041") == []
+    assert "approver" in bot.ephemerals_for(Demo.OUTSIDER)[0].lower()
+
+
+async def test_approve_opens_a_modal_saying_what_this_click_does(bot: Harness) -> None:
+    handoff_id = await bot.accept(example("create_invoice"))
+    message = bot.message(await bot.card(handoff_id))
+    approve = next(
+        e
+        for b in message.blocks
+        if b.get("type") == "actions"
+        for e in b["elements"]
+        if e.get("action_id") == ActionId.APPROVE
+    )
+    assert "confirm" not in approve  # no promise before the permission check
+    await bot.click(Demo.APPROVER_1, ActionId.APPROVE, handoff_id)
+    assert (await bot.card(handoff_id)).status is HandoffStatus.OPEN  # nothing yet
+    [view] = bot.opened_views(Demo.APPROVER_1, CallbackId.APPROVE_MODAL)
+    shown = json.dumps(view["blocks"])
+    assert "creates a Plisio invoice for 4,200.00 USD" in shown
+    assert "1 of 2" not in shown
 
 
 async def test_user_group_member_may_approve(bot: Harness) -> None:
     handoff_id = await bot.accept(example("create_invoice"))
-    await bot.click(Demo.APPROVER_2, ActionId.APPROVE, handoff_id)  # only in S0APPROVERS
+    await bot.approve(Demo.APPROVER_2, handoff_id)  # only in S0APPROVERS
     await bot.drain()
     assert (await bot.card(handoff_id)).status is HandoffStatus.INVOICED
 
@@ -192,18 +227,30 @@ async def test_large_amount_needs_two_different_approvers(bot: Harness) -> None:
     handoff_id = await bot.accept(example("vip_renewal_blocker"))  # 24,000.00 GBP
     assert (await bot.card(handoff_id)).two_person
     await bot.click(Demo.APPROVER_1, ActionId.APPROVE, handoff_id)
+    [first] = bot.opened_views(Demo.APPROVER_1, CallbackId.APPROVE_MODAL)
+    shown = json.dumps(first)
+    # The first approver is told this click only records approval 1 of 2.
+    assert "Records approval 1 of 2" in shown
+    assert "second, different approver" in shown
+    assert first["submit"]["text"] == "Approve 1 of 2"
+    await bot.submit(Demo.APPROVER_1, CallbackId.APPROVE_MODAL, handoff_id, {})
     card = await bot.card(handoff_id)
     assert card.status is HandoffStatus.PARTLY_APPROVED
     assert "1 of 2" in all_text(bot.message(card))
-    await bot.click(Demo.APPROVER_1, ActionId.APPROVE, handoff_id)
+    await bot.approve(Demo.APPROVER_1, handoff_id)
     assert (await bot.card(handoff_id)).status is HandoffStatus.PARTLY_APPROVED
     assert any(
         "second" in t.lower() or "already approved" in t.lower()
         for t in bot.ephemerals_for(Demo.APPROVER_1)
     )
+    assert len(bot.opened_views(Demo.APPROVER_1, CallbackId.APPROVE_MODAL)) == 1
     await bot.drain()
     assert bot.plisio.invoices_for_order("dnx_call_VIP7781") == []
     await bot.click(Demo.APPROVER_2, ActionId.APPROVE, handoff_id)
+    [second] = bot.opened_views(Demo.APPROVER_2, CallbackId.APPROVE_MODAL)
+    assert "Approval 2 of 2" in json.dumps(second)
+    assert "creates a Plisio invoice for 24,000.00 GBP" in json.dumps(second)
+    await bot.submit(Demo.APPROVER_2, CallbackId.APPROVE_MODAL, handoff_id, {})
     await bot.drain()
     card = await bot.card(handoff_id)
     assert card.status is HandoffStatus.INVOICED
@@ -214,7 +261,10 @@ async def test_large_amount_needs_two_different_approvers(bot: Harness) -> None:
 async def test_fifty_concurrent_clicks_create_one_invoice(bot: Harness) -> None:
     handoff_id = await bot.accept(example("create_invoice"))
     users = [Demo.APPROVER_1, Demo.APPROVER_2] * 25
-    responses = await asyncio.gather(*(bot.click(u, ActionId.APPROVE, handoff_id) for u in users))
+    # Fifty confirmed approve modals submitted at once: the submission is what decides.
+    responses = await asyncio.gather(
+        *(bot.submit(u, CallbackId.APPROVE_MODAL, handoff_id, {}) for u in users)
+    )
     assert {r.status for r in responses} == {200}
     await bot.drain()
     card = await bot.card(handoff_id)
@@ -232,10 +282,11 @@ async def test_low_confidence_money_action_needs_identity_confirmation(bot: Harn
     handoff_id = await bot.accept(payload)
     await bot.click(Demo.APPROVER_1, ActionId.APPROVE, handoff_id)
     assert (await bot.card(handoff_id)).status is HandoffStatus.OPEN
-    opened = [c for c in bot.slack.calls_to("views.open") if c.ok]
-    assert opened and opened[-1].args["view"]["callback_id"] == CallbackId.APPROVE_MODAL
+    [view] = bot.opened_views(Demo.APPROVER_1, CallbackId.APPROVE_MODAL)
+    assert BlockId.IDENTITY.value in json.dumps(view)
     refused = await bot.submit(Demo.APPROVER_1, CallbackId.APPROVE_MODAL, handoff_id, {})
     assert (await refused.json())["response_action"] == "errors"
+    assert (await bot.card(handoff_id)).status is HandoffStatus.OPEN
     confirmed = {
         BlockId.IDENTITY.value: {
             InputId.IDENTITY.value: {
@@ -273,7 +324,7 @@ async def test_decline_asks_for_a_reason_and_closes_the_handoff(bot: Harness) ->
     assert "Not a duplicate: two orders" in all_text(message)
     assert any("Not a duplicate" in t for t in bot.thread_texts(card))
     # A late approval is refused with who decided.
-    await bot.click(Demo.APPROVER_2, ActionId.APPROVE, handoff_id)
+    await bot.approve(Demo.APPROVER_2, handoff_id)
     assert any(f"<@{Demo.APPROVER_1}>" in t for t in bot.ephemerals_for(Demo.APPROVER_2))
     assert (await bot.card(handoff_id)).status is HandoffStatus.DECLINED
 
@@ -281,9 +332,12 @@ async def test_decline_asks_for_a_reason_and_closes_the_handoff(bot: Harness) ->
 async def test_escalate_raises_urgency_and_reposts_for_the_lead(bot: Harness) -> None:
     handoff_id = await bot.accept(example("receipt_resend"))
     assert (await bot.card(handoff_id)).urgency.value == "low"
-    await bot.click(Demo.OUTSIDER, ActionId.ESCALATE, handoff_id)
+    await bot.click(Demo.BILLING_OPS, ActionId.ESCALATE, handoff_id)  # a finance member
     await bot.submit(
-        Demo.OUTSIDER, CallbackId.ESCALATE_MODAL, handoff_id, reason("Customer called back angry")
+        Demo.BILLING_OPS,
+        CallbackId.ESCALATE_MODAL,
+        handoff_id,
+        reason("Customer called back angry"),
     )
     card = await bot.card(handoff_id)
     assert card.urgency.value == "high"
@@ -292,6 +346,102 @@ async def test_escalate_raises_urgency_and_reposts_for_the_lead(bot: Harness) ->
     assert len(reposts) == 1
     assert f"<@{Demo.FIN_LEAD}>" in all_text(reposts[0])
     assert any("angry" in t for t in bot.thread_texts(card))
+
+
+async def test_outsider_cannot_escalate(bot: Harness) -> None:
+    handoff_id = await bot.accept(example("receipt_resend"))
+    await bot.click(Demo.OUTSIDER, ActionId.ESCALATE, handoff_id)
+    assert bot.opened_views(Demo.OUTSIDER, CallbackId.ESCALATE_MODAL) == []
+    await bot.submit(Demo.OUTSIDER, CallbackId.ESCALATE_MODAL, handoff_id, reason("let me in"))
+    card = await bot.card(handoff_id)
+    assert card.urgency.value == "low"
+    assert bot.slack.messages_in(Demo.ESCALATIONS) == []
+    told = bot.ephemerals_for(Demo.OUTSIDER)
+    assert len(told) == 2 and all("Only finance members can escalate" in t for t in told)
+    refused = [e.detail for e in await bot.deps.handoffs.audit_trail(handoff_id)]
+    assert refused.count({"action": "escalate", "reason": "not_finance"}) == 2
+
+
+def picked(user: str) -> dict[str, dict[str, Any]]:
+    return {
+        BlockId.ASSIGNEE.value: {
+            InputId.ASSIGNEE.value: {"type": "users_select", "selected_user": user}
+        }
+    }
+
+
+async def test_outsider_cannot_take_over_a_big_two_person_handoff(bot: Harness) -> None:
+    """Issue #11: an outsider reassigned a 1.2 M USD handoff to themselves and marked it done."""
+    payload = example("create_invoice")
+    payload["billing"]["amount"] = "1200000.00"
+    handoff_id = await bot.accept(payload)
+    card = await bot.card(handoff_id)
+    assert card.two_person and card.status is HandoffStatus.OPEN
+    # Reassign: no modal for the outsider, and a forged submission changes nothing.
+    await bot.click(Demo.OUTSIDER, ActionId.REASSIGN, handoff_id)
+    assert bot.opened_views(Demo.OUTSIDER, CallbackId.REASSIGN_MODAL) == []
+    answer = await bot.submit(
+        Demo.OUTSIDER, CallbackId.REASSIGN_MODAL, handoff_id, picked(Demo.OUTSIDER)
+    )
+    # The outsider cannot be made owner by anyone: said under the picker.
+    assert "not a finance member" in (await answer.json())["errors"][BlockId.ASSIGNEE.value]
+    answer = await bot.submit(
+        Demo.APPROVER_1, CallbackId.REASSIGN_MODAL, handoff_id, picked(Demo.OUTSIDER)
+    )
+    assert (await answer.json())["response_action"] == "errors"
+    assert (await bot.card(handoff_id)).owner_slack_id == card.owner_slack_id
+    # Mark done and snooze: refused for the outsider, privately, and audited.
+    await bot.click(Demo.OUTSIDER, ActionId.DONE, handoff_id)
+    value = encode_snooze_value(handoff_id, SnoozeFor.ONE_HOUR)
+    await bot.click(Demo.OUTSIDER, ActionId.SNOOZE, handoff_id, value=value)
+    after = await bot.card(handoff_id)
+    assert after.status is HandoffStatus.OPEN and after.approvals == ()
+    told = bot.ephemerals_for(Demo.OUTSIDER)
+    assert any("owner or a finance member can reassign it" in t for t in told)
+    assert any("owner or a finance member can mark it done" in t for t in told)
+    assert any("owner or a finance member can snooze its reminders" in t for t in told)
+    reasons = [
+        (e.actor, e.detail.get("action"))
+        for e in await bot.deps.handoffs.audit_trail(handoff_id)
+        if e.action == "refused"
+    ]
+    for action in ("reassign", "mark_done", "snooze"):
+        assert (Demo.OUTSIDER, action) in reasons
+    assert bot.plisio.invoices_for_order("dnx_call_INV2041") == []
+
+
+async def test_mark_done_never_closes_a_handoff_waiting_for_approval(bot: Harness) -> None:
+    handoff_id = await bot.accept(example("duplicate_charge_dispute"))
+    owner = (await bot.card(handoff_id)).owner_slack_id
+    assert owner == Demo.AP_LEAD
+    await bot.click(owner, ActionId.DONE, handoff_id)
+    assert (await bot.card(handoff_id)).status is HandoffStatus.OPEN
+    [told] = bot.slack.workspace.ephemerals[-1:]
+    assert told.user == owner and "still waits for approval" in told.text
+    assert ActionId.DECLINE not in json.dumps(told.blocks)  # the owner is not an approver
+    # An approver is offered Decline with the refusal, and it opens the decline modal.
+    await bot.click(Demo.APPROVER_1, ActionId.DONE, handoff_id)
+    told = bot.slack.workspace.ephemerals[-1]
+    assert told.user == Demo.APPROVER_1 and ActionId.DECLINE in json.dumps(told.blocks)
+    await bot.click(Demo.APPROVER_1, ActionId.DECLINE, handoff_id)
+    assert bot.opened_views(Demo.APPROVER_1, CallbackId.DECLINE_MODAL)
+    # Once the decision is recorded the owner may close it.
+    await bot.approve(Demo.APPROVER_1, handoff_id)
+    assert (await bot.card(handoff_id)).status is HandoffStatus.APPROVED
+    await bot.click(owner, ActionId.DONE, handoff_id)
+    assert (await bot.card(handoff_id)).status is HandoffStatus.DONE
+
+
+async def test_mark_done_never_closes_a_handoff_with_an_unpaid_invoice(bot: Harness) -> None:
+    handoff_id = await bot.accept(example("create_invoice"))
+    await bot.approve(Demo.APPROVER_1, handoff_id)
+    await bot.drain()
+    card = await bot.card(handoff_id)
+    assert card.status is HandoffStatus.INVOICED
+    assert ActionId.DONE not in button_ids(bot.message(card))  # it closes when paid
+    await bot.click(Demo.APPROVER_1, ActionId.DONE, handoff_id)  # an old message's button
+    assert (await bot.card(handoff_id)).status is HandoffStatus.INVOICED
+    assert "invoice is not paid yet" in bot.ephemerals_for(Demo.APPROVER_1)[-1]
 
 
 async def test_reassign_sets_owner_and_dms_them(bot: Harness) -> None:
@@ -317,7 +467,7 @@ async def test_plisio_failure_offers_retry_and_never_duplicates(
 ) -> None:
     handoff_id = await bot.accept(example("create_invoice"))
     bot.plisio.down = True
-    await bot.click(Demo.APPROVER_1, ActionId.APPROVE, handoff_id)
+    await bot.approve(Demo.APPROVER_1, handoff_id)
     for _ in range(6):
         await bot.drain()
         clock.advance(minutes=10)
@@ -336,7 +486,7 @@ async def test_unknown_outcome_is_looked_up_before_creating_again(
 ) -> None:
     handoff_id = await bot.accept(example("create_invoice"))
     bot.plisio.fail_next(1, 502, after_commit=True)  # Plisio made it, but we saw a 502
-    await bot.click(Demo.APPROVER_1, ActionId.APPROVE, handoff_id)
+    await bot.approve(Demo.APPROVER_1, handoff_id)
     await bot.drain()
     clock.advance(minutes=5)
     await bot.drain()
@@ -396,3 +546,43 @@ async def test_unpostable_channel_falls_back_to_the_default_channel(tmp_path: Pa
         assert card.message_ts is not None
         trail = [e.action for e in await bot.deps.handoffs.audit_trail(handoff_id)]
         assert trail == ["received", "rerouted", "posted"]
+
+
+async def test_a_submission_is_checked_again_when_membership_changed(bot: Harness) -> None:
+    handoff_id = await bot.accept(example("duplicate_charge_dispute"))
+    await bot.click(Demo.APPROVER_1, ActionId.APPROVE, handoff_id)
+    await bot.click(Demo.APPROVER_1, ActionId.DECLINE, handoff_id)
+    assert bot.opened_views(Demo.APPROVER_1, CallbackId.APPROVE_MODAL)
+    assert bot.opened_views(Demo.APPROVER_1, CallbackId.DECLINE_MODAL)
+    # Ana stops being an approver while both dialogs are open.
+    from tests.support.routing import make_routing
+
+    bot.deps.routing = make_routing(approvers={"users": [], "usergroups": []})
+    await bot.submit(Demo.APPROVER_1, CallbackId.APPROVE_MODAL, handoff_id, {})
+    await bot.submit(Demo.APPROVER_1, CallbackId.DECLINE_MODAL, handoff_id, reason("no"))
+    card = await bot.card(handoff_id)
+    assert card.status is HandoffStatus.OPEN and card.approvals == ()
+    told = bot.ephemerals_for(Demo.APPROVER_1)
+    assert any("Only finance approvers can approve" in t for t in told)
+    assert any("Only finance approvers can decline" in t for t in told)
+    refused = [
+        e.detail for e in await bot.deps.handoffs.audit_trail(handoff_id) if e.action == "refused"
+    ]
+    assert refused == [
+        {"action": "approve", "reason": "not_approver"},
+        {"action": "decline", "reason": "not_approver"},
+    ]
+
+
+async def test_the_finance_lead_may_snooze_and_the_channel_message_shows_it(
+    bot: Harness,
+) -> None:
+    handoff_id = await bot.accept(example("duplicate_charge_dispute"))
+    value = encode_snooze_value(handoff_id, SnoozeFor.FOUR_HOURS)
+    await bot.click(Demo.FIN_LEAD, ActionId.SNOOZE, handoff_id, value=value)
+    card = await bot.card(handoff_id)
+    assert any(a.action == "snoozed" and a.user_id == Demo.FIN_LEAD for a in card.actions)
+    assert bot.ephemerals_for(Demo.FIN_LEAD) == []
+    assert [
+        c for c in bot.slack.calls_to("chat.update") if c.args.get("ts") != card.message_ts
+    ] == []

@@ -14,7 +14,6 @@ from aiohttp import ClientResponse
 from slack_sdk.signature import SignatureVerifier
 
 from blocks.common import validate_view
-from blocks.ids import ActionId
 from sandbox.slack_state import Demo
 from tests.support.clock import FakeClock
 from tests.support.examples import example
@@ -104,7 +103,7 @@ async def test_approver_home_refreshes_after_acting(bot: Harness) -> None:
     await open_home(bot, Demo.APPROVER_1)
     before = json.dumps(home_of(bot, Demo.APPROVER_1), ensure_ascii=False)
     assert "*Waiting for your approval* · 1" in before
-    await bot.click(Demo.APPROVER_1, ActionId.APPROVE, handoff_id)
+    await bot.approve(Demo.APPROVER_1, handoff_id)
     assert publishes(bot, Demo.APPROVER_1) == 2
     after = json.dumps(home_of(bot, Demo.APPROVER_1), ensure_ascii=False)
     assert "*Waiting for your approval* · 0" in after
@@ -114,7 +113,7 @@ async def test_approver_home_refreshes_after_acting(bot: Harness) -> None:
 async def test_a_home_failure_never_breaks_the_action(bot: Harness) -> None:
     handoff_id = await bot.accept(example("create_invoice"))
     bot.slack.fail_next("views.publish", 1, error="internal_error")
-    response = await bot.click(Demo.APPROVER_1, ActionId.APPROVE, handoff_id)
+    response = await bot.approve(Demo.APPROVER_1, handoff_id)
     assert response.status == 200
     await bot.drain()
     assert (await bot.card(handoff_id)).invoice is not None
@@ -134,3 +133,22 @@ async def test_home_with_many_handoffs_stays_within_slack_limits(bot: Harness) -
     assert "*Your open handoffs* · 45" in dumped
     assert "…and 25 more" in dumped  # 20 shown
     assert "…and 30 more" in dumped  # 15 waiting for approval shown
+
+
+async def test_admins_home_says_which_dialnexa_fields_need_mapping(
+    bot: Harness, caplog: pytest.LogCaptureFixture
+) -> None:
+    await bot.accept(example("billing_question_minimal"))  # no owner, record, status, ...
+    await open_home(bot, Demo.APPROVER_1)
+    admin = json.dumps(home_of(bot, Demo.APPROVER_1), ensure_ascii=False)
+    assert "🧩 *DialNexa fields to map*" in admin
+    assert "owner (1)" in admin
+    await open_home(bot, Demo.AP_LEAD)  # a finance member, not an admin
+    assert "fields to map" not in json.dumps(home_of(bot, Demo.AP_LEAD), ensure_ascii=False)
+    # The same list is one line of the start-up log, for whoever launches the bot.
+    from bot.app import _log_mapping_gaps
+
+    with caplog.at_level("WARNING", logger="bot.app"):
+        await _log_mapping_gaps(bot.deps.db)
+    [line] = [r.getMessage() for r in caplog.records if "need mapping" in r.getMessage()]
+    assert "open handoffs arrived without: " in line and "owner (1)" in line

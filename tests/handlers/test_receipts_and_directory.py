@@ -39,7 +39,7 @@ async def test_approved_receipt_resend_posts_the_customers_invoices_in_the_threa
         email="someone@example.com",
     )
     handoff_id = await bot.accept(example("receipt_resend"))
-    await bot.click(Demo.APPROVER_1, ActionId.APPROVE, handoff_id)
+    await bot.approve(Demo.APPROVER_1, handoff_id)
     await bot.drain()
     card = await bot.card(handoff_id)
     assert card.status is HandoffStatus.APPROVED

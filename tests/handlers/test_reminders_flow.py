@@ -135,6 +135,7 @@ async def test_ladder_owner_then_lead_then_channel_each_once(
 
 async def test_closed_handoff_gets_no_nudge(bot: Harness, clock: FakeClock) -> None:
     handoff_id = await bot.accept(dispute())
+    await bot.approve(Demo.APPROVER_1, handoff_id)  # the decision is recorded for the owner
     await bot.click(OWNER, ActionId.DONE, handoff_id)
     assert (await bot.card(handoff_id)).status is HandoffStatus.DONE
     for hours in (0, 1, 5, 24):
@@ -161,6 +162,11 @@ async def test_snooze_from_the_dm_pauses_and_restarts_the_ladder(
         selected=True,
     )
     assert (await bot.slack_post(fields)).status == 200
+    # The DM itself now says so, in place, and offers no more buttons.
+    updated = bot.slack.workspace.message(nudge.channel, nudge.ts)
+    assert updated.text.startswith("Snoozed until 2026-11-27 16:10 UTC by you")
+    assert "by you" in updated.blocks[0]["text"]["text"]
+    assert all(b.get("type") != "actions" for b in updated.blocks)
     for minutes in (30, 60, 69):  # the lead's step would have been due at +60
         clock.now = DEADLINE + timedelta(minutes=minutes)
         await tick(bot)
@@ -177,6 +183,7 @@ async def test_snooze_from_the_dm_pauses_and_restarts_the_ladder(
 
 async def test_mark_done_from_the_dm_stops_the_ladder(bot: Harness, clock: FakeClock) -> None:
     handoff_id = await bot.accept(dispute())
+    await bot.approve(Demo.APPROVER_1, handoff_id)  # approved: the owner follows up
     clock.now = DEADLINE
     await tick(bot)
     [nudge] = nudges_to(bot, OWNER)
@@ -189,10 +196,41 @@ async def test_mark_done_from_the_dm_stops_the_ladder(bot: Harness, clock: FakeC
     )
     assert (await bot.slack_post(fields)).status == 200
     assert (await bot.card(handoff_id)).status is HandoffStatus.DONE
+    updated = bot.slack.workspace.message(nudge.channel, nudge.ts)
+    assert updated.text.startswith("Marked done by you")
+    assert all(b.get("type") != "actions" for b in updated.blocks)
     clock.now = DEADLINE + timedelta(hours=6)
     await tick(bot)
     assert nudges_to(bot, Demo.FIN_LEAD) == []
     assert len(nudges_to(bot, OWNER)) == 1
+
+
+async def test_mark_done_from_the_dm_is_refused_while_approval_is_pending(
+    bot: Harness, clock: FakeClock
+) -> None:
+    handoff_id = await bot.accept(dispute())
+    clock.now = DEADLINE
+    await tick(bot)
+    [nudge] = nudges_to(bot, OWNER)
+    fields = block_action(
+        user=OWNER,
+        action_id=ActionId.DONE,
+        value=handoff_id,
+        channel=nudge.channel,
+        message_ts=nudge.ts,
+    )
+    assert (await bot.slack_post(fields)).status == 200
+    assert (await bot.card(handoff_id)).status is HandoffStatus.OPEN
+    [told] = [e for e in bot.slack.workspace.ephemerals if e.user == OWNER]
+    assert told.channel == nudge.channel and "still waits for approval" in told.text
+    unchanged = bot.slack.workspace.message(nudge.channel, nudge.ts)
+    assert any(b.get("type") == "actions" for b in unchanged.blocks)  # still actionable
+    refused = [
+        e.detail
+        for a, e in [(e.action, e) for e in await bot.deps.handoffs.audit_trail(handoff_id)]
+        if a == "refused"
+    ]
+    assert refused == [{"action": "mark_done", "reason": "awaiting_approval"}]
 
 
 async def test_reassign_moves_the_reminder_to_the_new_owner(bot: Harness, clock: FakeClock) -> None:
@@ -266,7 +304,7 @@ async def another_replica(
 
 async def drain(app: BotApp) -> None:
     for _ in range(20):
-        if not await app.container.delivery.run_once():
+        if not await app.container.worker.run_once():
             return
 
 

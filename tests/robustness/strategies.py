@@ -7,6 +7,7 @@ starts from a valid one and breaks it in exactly one way the schema refuses.
 
 from __future__ import annotations
 
+import json
 import string
 from datetime import UTC, date, datetime, timedelta, timezone
 from typing import Any
@@ -14,6 +15,7 @@ from typing import Any
 from hypothesis import strategies as st
 
 from services.handoff_model import (
+    ACCEPTED_CURRENCIES,
     AffectedRecord,
     Agent,
     Billing,
@@ -26,6 +28,7 @@ from services.handoff_model import (
     SensitiveCategory,
     Urgency,
     Workflow,
+    money_problems,
 )
 
 __all__ = [
@@ -97,11 +100,15 @@ URLS = st.from_regex(
     r"(\?[a-z]{1,6}=[A-Za-z0-9]{0,8})?",
     fullmatch=True,
 )
-CALL_IDS = st.from_regex(r"[A-Za-z0-9_.:-]{1,100}", fullmatch=True)
+# Less the prefix intake keeps for requests made in Slack (services.requests.REQUEST_ID_PREFIX).
+CALL_IDS = st.from_regex(r"[A-Za-z0-9_.:-]{1,100}", fullmatch=True).filter(
+    lambda call_id: not call_id.startswith("slack_req:")
+)
 AMOUNTS = st.from_regex(r"-?[0-9]{1,12}(\.[0-9]{1,8})?", fullmatch=True)
 THRESHOLDS = st.from_regex(r"[0-9]{1,12}(\.[0-9]{1,8})?", fullmatch=True)
-CURRENCIES = st.sampled_from(["USD", "EUR", "GBP", "JPY"]) | st.from_regex(
-    r"[A-Z0-9_]{3,10}", fullmatch=True
+# ISO 4217 or a Plisio cryptocurrency: the pattern alone also lets "ZZZ" through, which is refused.
+CURRENCIES = st.sampled_from(["USD", "EUR", "GBP", "JPY"]) | st.sampled_from(
+    sorted(ACCEPTED_CURRENCIES)
 )
 TAX_REGIONS = st.from_regex(r"[A-Z]{2}(-[A-Z0-9]{1,3})?", fullmatch=True)
 SLACK_USERS = st.from_regex(r"[UW][A-Z0-9]{2,12}", fullmatch=True)
@@ -172,8 +179,24 @@ SENSITIVE = _section(
 )
 
 
+def _billable(handoff: Json) -> Json:
+    """An invoice workflow (named or inferred) needs an amount above zero; others keep theirs."""
+    billing = handoff.get("billing")
+    if (
+        billing
+        and "amount" in billing
+        and money_problems(Handoff.model_validate_json(json.dumps(handoff)))
+    ):
+        billing["amount"] = "1"
+    return handoff
+
+
 def valid_handoffs() -> st.SearchStrategy[Json]:
     """Handoffs the contract's schema accepts (the call ID is only unique per draw)."""
+    return _valid_drafts().map(_billable)
+
+
+def _valid_drafts() -> st.SearchStrategy[Json]:
     return st.fixed_dictionaries(
         {
             "schema_version": st.just("1"),

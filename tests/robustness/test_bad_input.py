@@ -25,10 +25,10 @@ from hypothesis import strategies as st
 from sqlalchemy import select
 
 from blocks.ids import OPEN_LINK_PATTERN, ActionId, BlockId, CallbackId, InputId
+from connectors.plisio import sign_form_callback, sign_json_callback
 from sandbox.slack_state import Demo
 from services.cards import HandoffCard
 from services.db.models import HandoffRow
-from services.plisio import sign_form_callback, sign_json_callback
 from services.signing import sign
 from tests.robustness.driver import (
     BotDriver,
@@ -47,7 +47,7 @@ from tests.robustness.strategies import (
     utc,
     valid_handoffs,
 )
-from tests.support.examples import example
+from tests.support.examples import example, fresh_call_id
 from tests.support.harness import PLISIO_KEY, SLACK_SIGNING_SECRET
 from tests.support.routing import make_routing
 from tests.support.signing import WEBHOOK_SECRET, signed_headers
@@ -99,7 +99,7 @@ async def _seed(driver: BotDriver) -> Seeded:
     bot = driver.harness
     open_id = await bot.accept(example("duplicate_charge_dispute"))
     invoiced_id = await bot.accept(example("create_invoice"))
-    await bot.click(Demo.APPROVER_1, ActionId.APPROVE, invoiced_id)
+    await bot.approve(Demo.APPROVER_1, invoiced_id)
     await bot.drain()
     card = await bot.card(invoiced_id)
     assert card.invoice is not None and card.invoice.txn_id is not None
@@ -315,7 +315,7 @@ def test_each_refused_value_is_422_naming_its_field(
 
 def _padded(size: int) -> bytes:
     """A valid handoff padded with JSON whitespace to exactly ``size`` bytes."""
-    payload = example("billing_question_minimal", call_id=f"dnx_pad_{uuid.uuid4().hex}")
+    payload = example("billing_question_minimal", call_id=fresh_call_id("dnx_pad"))
     body = json.dumps(payload).encode()
     return body + b" " * (size - len(body))
 
@@ -429,7 +429,7 @@ def test_escaped_lone_surrogates_are_refused(bot: Seeded) -> None:
     ],
 )
 def test_wrong_or_missing_content_type_is_415(bot: Seeded, content_type: str | None) -> None:
-    body = json.dumps(example("create_invoice", call_id=f"ct_{uuid.uuid4().hex}")).encode()
+    body = json.dumps(example("create_invoice", call_id=fresh_call_id("ct"))).encode()
     error = refused(bot, WEBHOOK, body, signed(body, content_type), {415})
     assert error["error"] == "unsupported_media_type"
 
@@ -973,7 +973,9 @@ class Delivered:
 def test_extreme_values_the_schema_accepts_are_accepted_and_posted(
     bot: Seeded, path: tuple[str, ...], value: Any
 ) -> None:
-    payload = _with(path, value) | {"call_id": f"dnx_edge_{uuid.uuid4().hex}"}
+    payload = _with(path, value) | {"call_id": fresh_call_id("dnx_edge")}
+    if path == ("billing", "amount") and value.startswith("-"):
+        payload["workflow"] = "refund"  # invoice workflows need an amount above zero
     body = json.dumps(payload).encode()
     harness = bot.driver.harness
 

@@ -22,10 +22,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy import select
 
 from blocks.ids import ActionId, BlockId, CallbackId, InputId, InvoiceField
 from bot.logging_setup import configure_logging
 from sandbox.slack_state import Demo
+from services.db.models import HandoffRow
 from services.redaction import redact_text
 from services.states import HandoffStatus
 from tests.robustness.driver import dump_database
@@ -238,7 +240,7 @@ async def _travel(trip: Journey) -> None:
 
     # Approve into a Plisio invoice, then Plisio reports it pending and paid.
     invoice_id = trip.handoff_ids["invoice"]
-    await _slack(trip, await bot.click(Demo.APPROVER_1, ActionId.APPROVE, invoice_id))
+    await _slack(trip, await bot.approve(Demo.APPROVER_1, invoice_id))
     await bot.drain()
     card = await bot.card(invoice_id)
     assert card.status is HandoffStatus.INVOICED and card.invoice and card.invoice.txn_id
@@ -285,7 +287,6 @@ async def _travel(trip: Journey) -> None:
     assert (await bot.card(refund_id)).status is HandoffStatus.DECLINED
 
     # /invoice new: a request typed in Slack, with the secrets in its description.
-    trip.call_ids["request"] = "req_leak_request"
     await _slack(
         trip,
         await bot.slack_post(
@@ -294,13 +295,20 @@ async def _travel(trip: Journey) -> None:
                 callback_id=CallbackId.INVOICE_NEW_MODAL,
                 private_metadata="",
                 values=_invoice_form(
-                    f"Card 4111 1111 1111 1111, {EVERYTHING}"[:500], "req_leak_request"
+                    f"Card 4111 1111 1111 1111, {EVERYTHING}"[:500], trip.call_ids["invoice"]
                 ),
             )
         ),
     )
     await bot.drain()
-    request = await bot.deps.handoffs.card_by_call("req_leak_request")
+    # The request links to the invoice's call and lives under its own slack_req: ID.
+    async with bot.deps.db.sessions() as session:
+        request_call = await session.scalar(
+            select(HandoffRow.call_id).where(HandoffRow.kind == "request")
+        )
+    assert request_call is not None
+    trip.call_ids["request"] = request_call
+    request = await bot.deps.handoffs.card_by_call(request_call)
     assert request is not None and request.message_ts is not None
     trip.handoff_ids["request"] = request.handoff_id
 
@@ -443,7 +451,7 @@ async def test_nothing_is_left_on_disk_after_shutdown(tmp_path: Path) -> None:
     # Run a short journey, shut down (SQLite checkpoints its WAL into the file), read the file.
     async with running_bot(tmp_path) as bot:
         handoff_id = await bot.accept(planted("create_invoice", "dnx_leak_disk"))
-        await bot.click(Demo.APPROVER_1, ActionId.APPROVE, handoff_id)
+        await bot.approve(Demo.APPROVER_1, handoff_id)
         await bot.drain()
     raw = _sqlite_bytes(tmp_path / "bot.db")
     assert b"dnx_leak_disk" in raw

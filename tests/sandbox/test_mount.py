@@ -7,6 +7,7 @@ Plisio routes over HTTP exactly as it talks to the real services.
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -49,7 +50,7 @@ async def sandbox_bot(tmp_path: Path) -> AsyncIterator[tuple[BotApp, httpx.Async
 
 
 def parts(bot: BotApp) -> Sandbox:
-    sandbox = bot.container.extras["sandbox"]
+    sandbox = bot.sandbox
     assert isinstance(sandbox, Sandbox)
     return sandbox
 
@@ -83,7 +84,7 @@ async def test_slack_mode_has_no_sandbox_routes(tmp_path: Path) -> None:
     async with running_bot(tmp_path) as harness:
         for path in ("/sandbox", "/sandbox/ui/state", "/sandbox/slack/api/auth.test"):
             assert (await harness.client.get(path)).status == 404, path
-        assert "sandbox" not in harness.bot.container.extras
+        assert harness.bot.sandbox is None
 
 
 async def test_the_page_and_its_files_are_served(
@@ -144,10 +145,17 @@ async def test_clicks_are_signed_like_slack_and_permissions_hold(
     ephemeral = (await until(lambda: sandbox.workspace.ephemerals))[0]
     assert (ephemeral.user, ephemeral.channel) == (Demo.OUTSIDER, Demo.FINANCE)
     assert "Only finance approvers" in ephemeral.text
+    assert sandbox.workspace.open_modals() == []  # the outsider never saw a promise
 
     await http.post(
         "/sandbox/ui/action", json={"user": Demo.APPROVER_1, "source": source, "action": approve}
     )
+    view = (await until(lambda: sandbox.workspace.open_modals()))[0][-1]
+    assert "creates a Plisio invoice" in str(view.blocks)
+    answer = await http.post(
+        "/sandbox/ui/submit", json={"user": Demo.APPROVER_1, "view_id": view.id, "values": {}}
+    )
+    assert answer.json()["result"] == "closed"
     invoice = (await until(lambda: list(sandbox.plisio.invoices.values())))[0]
     assert invoice.invoice_url.endswith(f"/sandbox/pay/{invoice.txn_id}")
     assert (await http.get(f"/sandbox/pay/{invoice.txn_id}")).status_code == 200
@@ -251,3 +259,41 @@ async def test_page_routes_take_json_only(running: tuple[BotApp, httpx.AsyncClie
     _bot, http = running
     answer = await http.post("/sandbox/ui/handoff", data={"body": "{}"})
     assert answer.status_code == 415
+
+
+async def test_the_sandbox_shows_an_underpaid_invoice_and_can_reissue_it(
+    running: tuple[BotApp, httpx.AsyncClient],
+) -> None:
+    bot, http = running
+    sandbox = parts(bot)
+    await send_example(http, "create_invoice")
+    message = (await until(lambda: sandbox.slack.messages_in(Demo.FINANCE)))[0]
+    source = {"type": "message", "channel": Demo.FINANCE, "ts": message.ts}
+
+    def act(action_id: str) -> dict[str, object]:
+        return {"user": Demo.APPROVER_1, "source": source, "action": {"action_id": action_id}}
+
+    await http.post("/sandbox/ui/action", json=act("handoff_approve"))
+    view = (await until(lambda: sandbox.workspace.open_modals()))[0][-1]
+    await http.post(
+        "/sandbox/ui/submit", json={"user": Demo.APPROVER_1, "view_id": view.id, "values": {}}
+    )
+    invoice = (await until(lambda: list(sandbox.plisio.invoices.values())))[0]
+    page = (await http.get(f"/sandbox/pay/{invoice.txn_id}")).text
+    assert "Pay short (underpaid)" in page and "Cancel" in page
+    # The link an /operations lookup builds from the txn_id leads to the same page.
+    built = await http.get(f"/sandbox/plisio/invoice/{invoice.txn_id}", follow_redirects=True)
+    assert built.status_code == 200 and "Pay short (underpaid)" in built.text
+    settled = await http.post(f"/sandbox/ui/plisio/{invoice.txn_id}", json={"status": "underpaid"})
+    assert settled.json()["body"]["outcome"] == "updated"
+    shown = await until(
+        lambda: "Underpaid" in sandbox.workspace.message(Demo.FINANCE, message.ts).text
+    )
+    assert shown
+    blocks = json.dumps(sandbox.workspace.message(Demo.FINANCE, message.ts).blocks)
+    assert "expected 4,200.00 USDT, received 3,780.00 USDT" in blocks
+    assert "handoff_reissue" in blocks
+    await http.post("/sandbox/ui/action", json=act("handoff_reissue"))
+    await until(lambda: len(sandbox.plisio.invoices) == 2)
+    orders = sorted(i.order_number for i in sandbox.plisio.invoices.values())
+    assert orders == [invoice.order_number, f"{invoice.order_number}-r2"]

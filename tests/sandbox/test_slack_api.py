@@ -18,7 +18,7 @@ from slack_sdk.http_retry.builtin_interval_calculators import FixedValueRetryInt
 from slack_sdk.web.async_client import AsyncWebClient
 
 from sandbox.slack_api import Demo, SlackAPI, SlackError, SlackWorkspace, TokenBucket
-from sandbox.slack_state import validate_blocks, validate_view
+from sandbox.slack_validate import validate_blocks, validate_view
 
 TOKEN = "xoxb-sandbox-test"
 TS = re.compile(r"^\d{10}\.\d{6}$")

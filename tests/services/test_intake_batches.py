@@ -102,7 +102,9 @@ async def test_one_bad_row_fails_only_its_own_request(
     # breaks its transaction, which also held other people's handoffs.
     real_uuid4 = uuid.uuid4
     draws = iter([uuid.UUID(taken.handoff_id)])
-    monkeypatch.setattr("services.intake.uuid.uuid4", lambda: next(draws, None) or real_uuid4())
+    monkeypatch.setattr(
+        "services.intake.rows.uuid.uuid4", lambda: next(draws, None) or real_uuid4()
+    )
 
     results = await asyncio.gather(
         *(intake.store(handoff(f"dnx_mixed_{i}")) for i in range(4)), return_exceptions=True

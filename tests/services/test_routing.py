@@ -129,6 +129,14 @@ def test_review_flags(fields: dict[str, Any], flag: ReviewFlag, expected: bool) 
     assert (flag in decide(handoff(**fields), make_routing(), now=NOW).review_flags) is expected
 
 
+def test_a_request_typed_in_slack_is_not_a_customer_commitment() -> None:
+    fields = {"follow_up": {"next_step": "Send the approved invoice to the customer"}}
+    typed = decide(handoff(**fields), make_routing(), now=NOW, from_slack=True)
+    called = decide(handoff(**fields), make_routing(), now=NOW)
+    assert ReviewFlag.CUSTOMER_COMMITMENT not in typed.review_flags
+    assert ReviewFlag.CUSTOMER_COMMITMENT in called.review_flags
+
+
 def test_redaction_found_raises_sensitive_flag() -> None:
     decision = decide(handoff(), make_routing(), now=NOW, sensitive_found=True)
     assert ReviewFlag.SENSITIVE_DATA in decision.review_flags
@@ -221,6 +229,16 @@ def test_example_routing_file_parses() -> None:
     assert config.channels.default == "#finance"
     assert config.approvals.two_person_at["EUR"] == Decimal("10000")
     assert [s.notify for s in config.reminders.ladder] == ["owner", "lead", "channel"]
+    assert config.finance.usergroups == ["S0FINANCE"]
+
+
+def test_finance_section_is_optional_and_checked() -> None:
+    bare = parse_routing({"channels": {"default": "C0FIN"}})
+    assert (bare.finance.users, bare.finance.usergroups) == ([], [])
+    with pytest.raises(RoutingConfigError, match=r"finance\.members"):
+        parse_routing({**TEST_ROUTING, "finance": {"members": ["U1"]}})
+    with pytest.raises(RoutingConfigError, match=r"finance\.users"):
+        parse_routing({**TEST_ROUTING, "finance": {"users": "U1"}})
 
 
 def test_bad_routing_names_the_key(tmp_path: Path) -> None:

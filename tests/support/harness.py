@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterable
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -13,9 +14,18 @@ from typing import Any
 from aiohttp import ClientResponse
 from aiohttp.test_utils import TestClient, TestServer
 
-from blocks.ids import ActionId, CallbackId, ModalMetadata, encode_metadata
-from bot.app import BotApp, build_app
+from blocks.ids import (
+    IDENTITY_CONFIRMED,
+    ActionId,
+    BlockId,
+    CallbackId,
+    InputId,
+    ModalMetadata,
+    encode_metadata,
+)
+from bot.app import BotApp, build_app, server_options
 from bot.settings import Settings
+from connectors.base import Connector
 from sandbox.plisio import FakePlisio
 from sandbox.slack_api import SlackAPI, SlackWorkspace
 from services.cards import HandoffCard
@@ -74,7 +84,7 @@ class Harness:
     async def drain(self, rounds: int = 20) -> None:
         """Run queued work until nothing is due (the tests run no background worker)."""
         for _ in range(rounds):
-            if not await self.deps.delivery.run_once():
+            if not await self.deps.worker.run_once():
                 return
 
     async def card(self, handoff_id: str) -> HandoffCard:
@@ -102,6 +112,61 @@ class Harness:
                 selected=action is ActionId.SNOOZE,
             )
         )
+
+    async def approve(
+        self,
+        user: str,
+        handoff_id: str,
+        *,
+        identity: bool = False,
+        emails: list[str] | None = None,
+        email_text: str | None = None,
+    ) -> ClientResponse:
+        """Click Approve and, when the confirm modal opened for this click, submit it.
+
+        Like Slack, the submission carries each input's initial value unless changed:
+        ``emails`` replaces the ticked email choices, ``email_text`` the follow-up's text.
+        Returns the submission's answer, or the click's when no modal opened (refused).
+        """
+        opened_before = len(self.opened_views(user, CallbackId.APPROVE_MODAL))
+        click = await self.click(user, ActionId.APPROVE, handoff_id)
+        opened = self.opened_views(user, CallbackId.APPROVE_MODAL)
+        if len(opened) == opened_before:
+            return click
+        values = initial_values(opened[-1])
+        if emails is not None and BlockId.EMAIL.value in values:
+            values[BlockId.EMAIL.value] = {
+                InputId.EMAIL.value: {
+                    "type": "checkboxes",
+                    "selected_options": [{"value": v} for v in emails],
+                }
+            }
+        if email_text is not None:
+            values[BlockId.EMAIL_TEXT.value] = {
+                InputId.EMAIL_TEXT.value: {"type": "plain_text_input", "value": email_text}
+            }
+        if identity:
+            values[BlockId.IDENTITY.value] = {
+                InputId.IDENTITY.value: {
+                    "type": "checkboxes",
+                    "selected_options": [{"value": IDENTITY_CONFIRMED}],
+                }
+            }
+        return await self.submit(user, CallbackId.APPROVE_MODAL, handoff_id, values)
+
+    def opened_views(self, user: str, callback: CallbackId) -> list[dict[str, Any]]:
+        """Modals the bot opened for ``user``'s clicks (newest last), by callback id."""
+        views = []
+        for call in self.slack.calls_to("views.open"):
+            view = call.args.get("view") or {}
+            if isinstance(view, str):
+                view = json.loads(view)
+            if not call.ok or view.get("callback_id") != callback.value:
+                continue
+            meta = view.get("private_metadata") or ""
+            if f'"user_id":"{user}"' in meta:
+                views.append(view)
+        return views
 
     async def submit(
         self, user: str, callback: CallbackId, handoff_id: str, values: dict[str, dict[str, Any]]
@@ -138,6 +203,24 @@ class Harness:
         return [e.text for e in self.slack.workspace.ephemerals if e.user == user]
 
 
+def initial_values(view: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """What Slack submits for a modal left as it opened: each input's initial value."""
+    values: dict[str, dict[str, Any]] = {}
+    for block in view.get("blocks") or []:
+        element = block.get("element") or {}
+        if block.get("type") != "input" or not element.get("action_id"):
+            continue
+        state: dict[str, Any] = {"type": element.get("type")}
+        if "initial_options" in element:
+            state["selected_options"] = element["initial_options"]
+        elif "initial_value" in element:
+            state["value"] = element["initial_value"]
+        else:
+            continue
+        values[block["block_id"]] = {element["action_id"]: state}
+    return values
+
+
 @asynccontextmanager
 async def running_bot(
     tmp_path: Path,
@@ -146,6 +229,7 @@ async def running_bot(
     clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     run_workers: bool = False,
     slack_rate: float | None = None,
+    connectors: Iterable[Connector] = (),
     **settings_overrides: Any,
 ) -> AsyncIterator[Harness]:
     async with AsyncExitStack() as stack:
@@ -157,14 +241,24 @@ async def running_bot(
         plisio = FakePlisio(PLISIO_KEY)
         plisio_url = await stack.enter_async_context(plisio.running())
         bot = _build(
-            url, schema, slack_url, plisio_url, routing, clock, run_workers, settings_overrides
+            url,
+            schema,
+            slack_url,
+            plisio_url,
+            routing,
+            clock,
+            run_workers,
+            settings_overrides,
+            connectors,
         )
         server = TestServer(bot.web)
+        # Started here, as the bot starts its own server: with its read deadlines.
+        await server.start_server(**server_options(bot.container.settings))
         client: TestClient[Any, Any] = TestClient(server)
         await client.start_server()
         stack.push_async_callback(client.close)
         # Plisio calls back to the bot itself.
-        bot.container.delivery.public_url = str(server.make_url("")).rstrip("/")
+        bot.container.invoicing.public_url = str(server.make_url("")).rstrip("/")
         yield Harness(bot=bot, client=client, slack=slack, slack_url=slack_url, plisio=plisio)
 
 
@@ -177,6 +271,7 @@ def _build(
     clock: Callable[[], datetime],
     run_workers: bool,
     overrides: dict[str, Any],
+    connectors: Iterable[Connector] = (),
 ) -> BotApp:
     settings = test_settings(
         database_url=url,
@@ -186,5 +281,9 @@ def _build(
         **overrides,
     )
     return build_app(
-        settings, routing=routing or make_routing(), clock=clock, run_workers=run_workers
+        settings,
+        routing=routing or make_routing(),
+        clock=clock,
+        run_workers=run_workers,
+        extra_connectors=connectors,
     )

@@ -18,6 +18,7 @@ TEST_ROUTING: dict[str, Any] = {
     },
     "mentions": {"finance_group": "S0FINANCE", "finance_lead": "U0FINLEAD"},
     "approvers": {"users": ["U0APPROVER1"], "usergroups": ["S0APPROVERS"]},
+    "finance": {"users": [], "usergroups": ["S0FINANCE"]},
     "approvals": {"two_person_at": {"USD": "10000", "EUR": "10000", "GBP": "8000"}},
     "urgency": {"high_amount_at": {"USD": "5000", "EUR": "5000"}, "deadline_within_hours": 24},
     "review": {"low_confidence_below": 0.8, "high_value_at": {"USD": "10000", "EUR": "10000"}},

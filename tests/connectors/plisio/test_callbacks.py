@@ -7,7 +7,7 @@ from decimal import Decimal
 
 import pytest
 
-from services.plisio.callbacks import (
+from connectors.plisio.callbacks import (
     canonical_json,
     parse_callback,
     php_serialize_str_map,
@@ -17,7 +17,7 @@ from services.plisio.callbacks import (
     verify_form_callback,
     verify_json_callback,
 )
-from services.plisio.errors import PlisioCallbackError
+from connectors.plisio.errors import PlisioCallbackError
 
 # Plisio's Node SDK test vector.
 NODE_KEY = "8LEfCIhEwSApKj02NM0jI-1urGthaqprSArbfzTAcvAIpMQu_jGTkXEyE3TE26Ip"

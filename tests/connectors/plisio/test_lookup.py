@@ -4,8 +4,8 @@ from typing import Any
 
 import pytest
 
-from services.plisio.lookup import InvoiceLookup
-from services.plisio.models import Operation, OperationsPage
+from connectors.plisio.lookup import InvoiceLookup
+from connectors.plisio.models import Operation, OperationsPage
 
 
 def _op(txn_id: str, email: str | None, created: int) -> dict[str, Any]:

@@ -9,8 +9,7 @@ import httpx
 import pytest
 from aiohttp import web
 
-from sandbox.plisio import FakePlisio
-from services.plisio import (
+from connectors.plisio import (
     InvoiceLookup,
     PlisioAPIError,
     PlisioClient,
@@ -19,6 +18,7 @@ from services.plisio import (
     verify_form_callback,
     verify_json_callback,
 )
+from sandbox.plisio import FakePlisio
 
 SECRET = "fake-secret-key"
 

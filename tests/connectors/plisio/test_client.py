@@ -9,14 +9,14 @@ from decimal import Decimal
 import httpx
 import pytest
 
-from services.plisio.client import PlisioClient, build_http_client
-from services.plisio.errors import (
+from connectors.plisio.client import PlisioClient, build_http_client, invoice_page_base
+from connectors.plisio.errors import (
     PlisioAPIError,
     PlisioError,
     PlisioTimeout,
     PlisioTransportError,
 )
-from services.plisio.models import Operation, OperationsPage, is_paid
+from connectors.plisio.models import Operation, OperationsPage, is_paid
 
 API_KEY = "sk_live_SECRET_abc123"
 BASE = "https://plisio.test/api/v1"
@@ -441,3 +441,39 @@ async def test_build_http_client_timeouts() -> None:
         assert http.timeout.read == 10.0
     finally:
         await http.aclose()
+
+
+@pytest.mark.parametrize(
+    ("base_url", "pages"),
+    [
+        ("https://api.plisio.net/api/v1", "https://plisio.net/invoice"),
+        ("https://plisio.net/api/v1/", "https://plisio.net/invoice"),
+        (
+            "http://127.0.0.1:3000/sandbox/plisio/api/v1",
+            "http://127.0.0.1:3000/sandbox/plisio/invoice",
+        ),
+    ],
+)
+def test_invoice_pages_live_next_to_the_api(base_url: str, pages: str) -> None:
+    assert invoice_page_base(base_url) == pages
+
+
+async def test_operations_get_their_invoice_link_built_from_the_txn_id(
+    make_client: Callable[..., PlisioClient],
+) -> None:
+    # /operations answers carry no invoice_url: the link is https://plisio.net/invoice/{txn_id}.
+    with_url = {**op("t2", "ORD-2"), "invoice_url": "https://plisio.net/invoice/t2?lang=en"}
+    cash_out = {**op("w1", "ORD-3"), "type": "cash_out"}
+    rec = Recorder(
+        page([op("6431f0a5e7c3b2d19a8f0e41", "ORD-1"), with_url, cash_out]), ok(op("t4", "O"))
+    )
+    client = PlisioClient(
+        API_KEY,
+        http=httpx.AsyncClient(transport=httpx.MockTransport(rec)),
+        base_url="https://api.plisio.net/api/v1",
+    )
+    found = (await client.list_operations(search="ORD")).operations
+    assert found[0].invoice_url == "https://plisio.net/invoice/6431f0a5e7c3b2d19a8f0e41"
+    assert found[1].invoice_url == "https://plisio.net/invoice/t2?lang=en"  # kept when given
+    assert found[2].invoice_url is None  # not an invoice
+    assert (await client.get_operation("t4")).invoice_url == "https://plisio.net/invoice/t4"

@@ -1,0 +1,115 @@
+"""The one permission policy, table-driven: every action for every kind of person."""
+
+from __future__ import annotations
+
+import pytest
+
+from services.permissions import (
+    Action,
+    Actor,
+    Denial,
+    HandoffFacts,
+    Permission,
+    decide,
+    may_own,
+)
+
+OWNER, REQUESTER = "U0OWNER", "U0REQUESTER"
+FACTS = HandoffFacts(owner_slack_id=OWNER, requested_by=REQUESTER)
+
+APPROVER = Actor("U0APPROVER1", is_approver=True)
+LEAD = Actor("U0FINLEAD", is_lead=True)
+FINANCE = Actor("U0BILLINGOPS", in_finance=True)
+OWNER_ONLY = Actor(OWNER)  # named owner by DialNexa, in no finance list
+OUTSIDER = Actor("U0OUTSIDER")
+APPROVING_REQUESTER = Actor(REQUESTER, is_approver=True)
+
+YES = Permission(True)
+NO_APPROVER = Permission(False, Denial.NOT_APPROVER)
+NO_FINANCE = Permission(False, Denial.NOT_FINANCE)
+NO_OWNER = Permission(False, Denial.NOT_OWNER_OR_FINANCE)
+
+# action: {actor: expected}
+TABLE: dict[Action, list[tuple[Actor, Permission]]] = {
+    Action.APPROVE: [
+        (APPROVER, YES),
+        (LEAD, NO_APPROVER),
+        (FINANCE, NO_APPROVER),
+        (OWNER_ONLY, NO_APPROVER),
+        (OUTSIDER, NO_APPROVER),
+        (APPROVING_REQUESTER, Permission(False, Denial.OWN_REQUEST)),
+    ],
+    Action.DECLINE: [
+        (APPROVER, YES),
+        (LEAD, NO_APPROVER),
+        (FINANCE, NO_APPROVER),
+        (OWNER_ONLY, NO_APPROVER),
+        (OUTSIDER, NO_APPROVER),
+        (APPROVING_REQUESTER, YES),  # declining your own request is allowed
+    ],
+    Action.RETRY: [(APPROVER, YES), (FINANCE, NO_APPROVER), (OUTSIDER, NO_APPROVER)],
+    Action.REISSUE: [(APPROVER, YES), (LEAD, NO_APPROVER), (OUTSIDER, NO_APPROVER)],
+    Action.ESCALATE: [
+        (APPROVER, YES),
+        (LEAD, YES),
+        (FINANCE, YES),
+        (OWNER_ONLY, NO_FINANCE),
+        (OUTSIDER, NO_FINANCE),
+    ],
+    Action.MARK_DONE: [
+        (APPROVER, YES),
+        (LEAD, YES),
+        (FINANCE, YES),
+        (OWNER_ONLY, YES),
+        (OUTSIDER, NO_OWNER),
+    ],
+    Action.SNOOZE: [(OWNER_ONLY, YES), (FINANCE, YES), (OUTSIDER, NO_OWNER)],
+    Action.REASSIGN: [(OWNER_ONLY, YES), (LEAD, YES), (APPROVER, YES), (OUTSIDER, NO_OWNER)],
+    Action.VIEW: [
+        (APPROVER, YES),
+        (LEAD, YES),
+        (FINANCE, YES),
+        (OWNER_ONLY, NO_FINANCE),
+        (OUTSIDER, NO_FINANCE),
+    ],
+    Action.REQUEST: [(FINANCE, YES), (APPROVER, YES), (OUTSIDER, NO_FINANCE)],
+    Action.REFRESH_CONTEXT: [
+        (FINANCE, YES),
+        (APPROVER, YES),
+        (LEAD, YES),
+        (OWNER_ONLY, NO_FINANCE),  # the owner alone, outside finance, may not
+        (OUTSIDER, NO_FINANCE),
+    ],
+}
+
+
+def test_every_action_has_rows() -> None:
+    assert set(TABLE) == set(Action)
+
+
+@pytest.mark.parametrize(
+    ("action", "actor", "expected"),
+    [(action, actor, expected) for action, rows in TABLE.items() for actor, expected in rows],
+    ids=lambda v: v.value if isinstance(v, Action) else getattr(v, "user_id", None),
+)
+def test_decide(action: Action, actor: Actor, expected: Permission) -> None:
+    assert decide(action, actor, FACTS) == expected
+
+
+def test_no_handoff_means_nobody_is_the_owner() -> None:
+    assert decide(Action.MARK_DONE, OWNER_ONLY) == NO_OWNER
+    assert decide(Action.MARK_DONE, OWNER_ONLY, HandoffFacts(owner_slack_id=None)) == NO_OWNER
+
+
+def test_approvers_and_the_lead_count_as_finance_members() -> None:
+    assert APPROVER.is_finance_member and LEAD.is_finance_member and FINANCE.is_finance_member
+    assert not OWNER_ONLY.is_finance_member and not OUTSIDER.is_finance_member
+
+
+def test_only_finance_members_may_become_owners() -> None:
+    assert may_own(FINANCE) == YES
+    assert may_own(APPROVER) == YES
+    assert may_own(LEAD) == YES
+    assert may_own(OUTSIDER) == Permission(False, Denial.TARGET_NOT_FINANCE)
+    assert may_own(OWNER_ONLY) == Permission(False, Denial.TARGET_NOT_FINANCE)
+    assert not may_own(OUTSIDER)  # a refusal is falsy
