@@ -24,18 +24,38 @@ from typing import Any
 
 import aiohttp
 
-from bench import scenarios
+from bench import context_enrichment, redaction, scenarios, sheets_queue
 from bench.stack import ROOT
 
 __all__ = ["machine", "main", "markdown"]
 
 RESULTS_DIR = ROOT / "bench" / "results"
 Bench = Callable[[scenarios.Options, aiohttp.ClientSession], Awaitable[dict[str, Any]]]
+
+
+async def _redaction(opts: scenarios.Options, _: aiohttp.ClientSession) -> dict[str, Any]:
+    """CPU per handoff of suppression alone (``python -m bench.redaction`` writes its own file)."""
+    return redaction.measure(short=opts.short)
+
+
+async def _context(opts: scenarios.Options, _: aiohttp.ClientSession) -> dict[str, Any]:
+    """Stripe and HubSpot context on 300 handoffs (``bench/context_enrichment.py``)."""
+    return await context_enrichment.measure(opts.workdir / "context", short=opts.short)
+
+
+async def _sheets(opts: scenarios.Options, _: aiohttp.ClientSession) -> dict[str, Any]:
+    """300 exception handoffs against Sheets' 60 writes/min (Google's minute scaled down)."""
+    return await sheets_queue.run(opts.workdir, time_scale=opts.pick(5.0, 20.0))
+
+
 BENCHES: dict[str, Bench] = {
     "intake": scenarios.intake,
     "ack": scenarios.ack,
     "burst": scenarios.burst,
     "startup": scenarios.startup,
+    "redaction": _redaction,
+    "context": _context,
+    "sheets": _sheets,
 }
 
 
@@ -109,6 +129,50 @@ def markdown(results: dict[str, Any]) -> str:
             f"({what}) | {f['drain_seconds']} s vs {f['theoretical_minimum_seconds']} s minimum "
             f"= **{f['ratio_to_minimum']:.2f}**; lost {f['lost']}, duplicated {f['duplicated']}, "
             f"429s {f['rate_limited_429s']} | ≤ 1.15, 0 lost |"
+        )
+    suppression = results.get("redaction")
+    if suppression and suppression.get("before_12_commit") is None:
+        intake = suppression["intake_handoff"]
+        rows.append(
+            f"| suppression per handoff (`bench/redaction.py`, best of rounds) | intake handoff "
+            f"{intake['current']['best_us']} µs (no git history: nothing to compare with) "
+            f"| ≤ 2 × before |"
+        )
+    elif suppression:
+        intake, secrets = suppression["intake_handoff"], suppression["with_secrets"]
+        rows.append(
+            f"| suppression per handoff (`bench/redaction.py`, best of rounds, before #12 timed "
+            f"alongside) | intake handoff {intake['current']['best_us']} µs vs "
+            f"{intake['before_12']['best_us']} µs before = **{intake['ratio']['best']:.2f}×**; "
+            f"with secrets read out {secrets['current']['best_us']} µs vs "
+            f"{secrets['before_12']['best_us']} µs | ≤ 2 × before |"
+        )
+    context = (results.get("context") or {}).get("connectors_on")
+    if context:
+        off = results["context"]["connectors_off"]
+        rows.append(
+            f"| context: {context['handoffs']} handoffs, HubSpot + Stripe doubles at "
+            f"{results['context']['doubles_delay_ms']} ms | {context['enriched']} enriched, "
+            f"lost {context['lost']}, duplicated {context['duplicate_posts']}; "
+            f"{context['total_seconds']} s vs {context['hubspot_search_minimum_seconds']} s "
+            f"search minimum = **{context['ratio_to_minimum']:.2f}** (HubSpot's other "
+            f"{context.get('hubspot_general_calls', '?')} calls at "
+            f"{context.get('hubspot_general_limit_per_10_seconds', '?')}/10 s: "
+            f"{context.get('hubspot_general_minimum_seconds', '?')} s); first post p99 "
+            f"{context['first_post_p99_ms']} ms on vs {off['first_post_p99_ms']} ms off "
+            f"| all enriched, 0 lost, ≤ 1.15, first post no later |"
+        )
+    sheets = results.get("sheets")
+    if sheets:
+        rows.append(
+            f"| exception sheet: {sheets['handoffs']} exception handoffs, Sheets at "
+            f"{sheets['quota_writes_per_minute']} writes/min (minute scaled "
+            f"÷{sheets['time_scale']:g}) | {sheets['writes']} writes in {sheets['total_seconds']} s "
+            f"vs {sheets['quota_minimum_seconds']} s quota minimum = "
+            f"**{sheets['ratio_to_quota_minimum']:.2f}**; rows {sheets['rows']}, lost "
+            f"{sheets['lost']}, duplicated {sheets['duplicates']}, 429s "
+            f"{sheets['rate_limited_429s']} (unbatched: {sheets['unbatched_minimum_seconds']} s) "
+            f"| ≤ 1.15, 0 lost, 0 duplicated |"
         )
     for backend, f in (results.get("startup") or {}).items():
         rows.append(

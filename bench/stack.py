@@ -62,6 +62,7 @@ PLISIO_KEY = "loopback-plisio-secret-key"
 WEBHOOK_SECRET = "loopback-dialnexa-secret"
 METADATA_EVENT = "finance_handoff"
 APPROVE_ACTION = "handoff_approve"
+APPROVE_MODAL = "handoff_approve_modal"  # the confirm modal an allowed Approve click opens
 RETRY_ACTION = "handoff_retry"
 
 # The demo workspace's channels, approvers and groups (sandbox.slack_state.Demo).
@@ -81,6 +82,9 @@ finance_lead = "U0FINLEAD"
 [approvers]
 users = ["U0APPROVER1"]
 usergroups = ["S0APPROVERS"]
+
+[finance]
+usergroups = ["S0FINANCE"]
 
 [approvals.two_person_at]
 USD = "10000"
@@ -495,7 +499,32 @@ class SlackUser:
                 }
             ],
         }
-        body = urlencode({"payload": json.dumps(payload)})
+        return self._signed({"payload": json.dumps(payload)})
+
+    def signed_submission(
+        self, user: str, callback_id: str, private_metadata: str
+    ) -> tuple[bytes, dict[str, str]]:
+        """A modal's view_submission (no inputs filled), signed as Slack signs it."""
+        payload = {
+            "type": "view_submission",
+            "team": {"id": "T0ACME", "domain": "acme"},
+            "user": {"id": user, "username": user.lower(), "team_id": "T0ACME"},
+            "api_app_id": "A0FINBOT",
+            "token": "legacy",
+            "trigger_id": f"trigger-{uuid.uuid4().hex}",
+            "view": {
+                "id": f"V{uuid.uuid4().hex[:10].upper()}",
+                "type": "modal",
+                "callback_id": callback_id,
+                "private_metadata": private_metadata,
+                "state": {"values": {}},
+                "hash": "h",
+            },
+        }
+        return self._signed({"payload": json.dumps(payload)})
+
+    def _signed(self, fields: dict[str, str]) -> tuple[bytes, dict[str, str]]:
+        body = urlencode(fields)
         timestamp = str(int(time.time()))
         signature = self._verifier.generate_signature(timestamp=timestamp, body=body)
         headers = {
@@ -505,6 +534,15 @@ class SlackUser:
         }
         return body.encode(), headers
 
+    async def _post(self, body: bytes, headers: dict[str, str]) -> tuple[int | None, float]:
+        began = time.perf_counter()
+        try:
+            async with self.session.post(self.url, data=body, headers=headers) as response:
+                await response.read()
+                return response.status, time.perf_counter() - began
+        except (aiohttp.ClientError, TimeoutError):
+            return None, time.perf_counter() - began
+
     async def click(
         self,
         user: str,
@@ -513,15 +551,23 @@ class SlackUser:
         channel: str,
         message_ts: str | None,
     ) -> tuple[int | None, float]:
-        """(HTTP status or None when the connection failed, seconds until the answer)."""
-        body, headers = self.signed_click(user, action_id, value, channel, message_ts)
-        began = time.perf_counter()
-        try:
-            async with self.session.post(self.url, data=body, headers=headers) as response:
-                await response.read()
-                return response.status, time.perf_counter() - began
-        except (aiohttp.ClientError, TimeoutError):
-            return None, time.perf_counter() - began
+        """(HTTP status or None when the connection failed, seconds until the answer).
+
+        Approve opens a confirm modal once the click is allowed; like a person, this then
+        submits it. The seconds are the click's own (its ack); the status is the submission's
+        when the click was answered.
+        """
+        status, seconds = await self._post(
+            *self.signed_click(user, action_id, value, channel, message_ts)
+        )
+        if action_id != APPROVE_ACTION or status != 200:
+            return status, seconds
+        meta = json.dumps(
+            {"handoff_id": value, "channel": channel, "message_ts": message_ts, "user_id": user},
+            separators=(",", ":"),
+        )
+        submitted, _ = await self._post(*self.signed_submission(user, APPROVE_MODAL, meta))
+        return submitted, seconds
 
 
 # ---- what the fake Slack saw -----------------------------------------------------------------
