@@ -24,7 +24,8 @@ if TYPE_CHECKING:
     from bot.settings import Settings
     from services.credentials import CredentialStore
     from services.db.engine import Database
-    from services.routing import RoutingConfig
+    from services.refunds import RefundLedger
+from services.routing import RoutingConfig
 
 __all__ = [
     "SPECS",
@@ -53,6 +54,8 @@ class ConnectorDeps:
     routing: Callable[[], RoutingConfig] | None = None  # the live routing.toml
     # The Slack permalink of a handoff's message (handoff id -> url), or None when not posted.
     permalink: Callable[[str], Awaitable[str | None]] | None = None
+    # Refund outcomes (connectors that execute refunds report through it).
+    refunds: RefundLedger | None = None
 
 
 @dataclass(frozen=True, slots=True)

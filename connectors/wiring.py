@@ -25,6 +25,7 @@ from services.db.engine import Database
 from services.events import EventLog, Subscriptions
 from services.notes import note_for
 from services.outbox import Outbox
+from services.refunds import RefundLedger
 from services.routing import ContextRules, RoutingConfig
 
 __all__ = ["Connectors", "build_connectors"]
@@ -38,6 +39,7 @@ class Connectors:
     events: EventLog  # the one event log every service records through
     provider: PlisioProvider  # the payment provider (PaymentProvider)
     credentials: CredentialStore | None  # rotating secrets, encrypted
+    refunds: RefundLedger  # refund outcomes, on the same event log
 
 
 def _credentials(
@@ -70,6 +72,10 @@ def build_connectors(
     provider = PlisioProvider(plisio, secret.get_secret_value() if secret else "")
     log_connectors(settings)
     credentials = _credentials(settings, mode, db, clock)
+    # The event log needs the connectors (their subscriptions) and the refund ledger the event
+    # log: bound once both exist.
+    late: list[EventLog] = []
+    refunds = RefundLedger(db, lambda: late[0], clock)
     deps = ConnectorDeps(
         settings=settings,
         db=db,
@@ -79,11 +85,19 @@ def build_connectors(
         slack_user_for_email=slack_user_for_email,
         routing=routing,
         permalink=permalink,
+        refunds=refunds,
     )
     on = [*enabled_connectors(deps), *extra]
     # One event log for every service: connectors' work and thread notes ride in each event's
     # transaction.
     events = EventLog(Subscriptions({c.name: c.handles for c in on}), notes=note_for)
+    late.append(events)
     rules = (lambda: routing().context) if routing is not None else ContextRules
     runtime = ConnectorRuntime(db, outbox, on, clock, events, context_policy=row_policy(rules))
-    return Connectors(runtime=runtime, events=events, provider=provider, credentials=credentials)
+    return Connectors(
+        runtime=runtime,
+        events=events,
+        provider=provider,
+        credentials=credentials,
+        refunds=refunds,
+    )

@@ -75,6 +75,16 @@ class EventType(StrEnum):
     CONTEXT_REQUESTED = "context_requested"  # someone asked to read the connected systems again
     CONNECTOR_FAILED = "connector_failed"  # a connector gave up on an event (detail: why)
     EXTERNAL_LINKED = "external_linked"  # a connector created or found an external object
+    # Refunds (services/refunds). Connectors that move or book money subscribe to RELEASED
+    # (execute now) and to SUCCEEDED / MARKED (book what happened).
+    REFUND_SCHEDULED = "refund_scheduled"  # allowed by policy; executes after the grace window
+    REFUND_REVERSED = "refund_reversed"  # a person stopped an automatic refund in its grace window
+    REFUND_RELEASED = "refund_released"  # approved (or grace over): execute it now
+    REFUND_SUCCEEDED = "refund_succeeded"  # the payment system refunded the money
+    REFUND_FAILED = "refund_failed"  # the payment system refused or the refund failed
+    REFUND_REFUSED = "refund_refused"  # a guardrail refused it (disputed, over the payment, ...)
+    REFUND_MANUAL = "refund_manual"  # no API can refund it (crypto): finance follows a checklist
+    REFUND_MARKED = "refund_marked"  # an approver marked a manual refund as done
     REFUSED = "refused"  # a click, command or submission the policy refused
     LOOKED_UP = "looked_up"  # /invoice <email>, /handoff and other read-only answers
 

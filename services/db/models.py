@@ -30,6 +30,7 @@ __all__ = [
     "HandoffRow",
     "InvoiceRow",
     "OutboxItem",
+    "RefundRow",
     "SeenInteraction",
 ]
 
@@ -213,3 +214,34 @@ class SeenInteraction(Base):
 
     key: Mapped[str] = mapped_column(String(200), primary_key=True)
     seen_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+
+
+class RefundRow(Base):
+    """One refund a handoff asked for: decided by policy or a person, executed exactly once.
+
+    ``key`` (``{call_id}:refund``) is the idempotency key of every external write about it
+    (Stripe's ``Idempotency-Key``, QuickBooks' ``requestid``). ``status`` is a
+    ``services.refunds.RefundStatus``; ``payment_ref`` names the payment refunded (a Stripe
+    ``ch_``/``pi_`` id, a Plisio ``txn_id``, or what the caller gave).
+    """
+
+    __tablename__ = "refunds"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    handoff_id: Mapped[str] = mapped_column(ForeignKey("handoffs.id"), unique=True)
+    key: Mapped[str] = mapped_column(String(160), unique=True)
+    customer_email: Mapped[str | None] = mapped_column(String(254), index=True)
+    system: Mapped[str] = mapped_column(String(20))  # "stripe" | "manual"
+    payment_ref: Mapped[str | None] = mapped_column(String(128), index=True)
+    amount: Mapped[Decimal] = mapped_column(DecimalString)
+    currency: Mapped[str] = mapped_column(String(10))
+    status: Mapped[str] = mapped_column(String(24), index=True)
+    automatic: Mapped[bool] = mapped_column(Boolean, default=False)
+    policy_version: Mapped[str | None] = mapped_column(String(64))
+    rule: Mapped[str | None] = mapped_column(Text)  # the policy rule that allowed it
+    decided_by: Mapped[str | None] = mapped_column(String(64))
+    execute_after: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
+    external_id: Mapped[str | None] = mapped_column(String(128))  # e.g. Stripe's re_…
+    error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
