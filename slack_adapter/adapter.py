@@ -75,7 +75,9 @@ def build_slack_adapter(
     posting = poster or no_retry_client(slack)
     posts = PostRecords(db, clock=clock, events=events)
     pacers = Pacers(post_rate)
-    notes = ThreadNotes(db, outbox, handoffs, slack=slack, poster=posting, clock=clock)
+    notes = ThreadNotes(
+        db, outbox, handoffs, slack=slack, poster=posting, clock=clock, pacers=pacers
+    )
     messages = HandoffMessages(handoffs, slack, notes, clock=clock)
     nudges = NudgeSender(
         outbox=outbox,

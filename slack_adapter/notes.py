@@ -11,6 +11,7 @@ repeat a note, and a crash before posting cannot lose it.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import hashlib
 import json
@@ -32,6 +33,7 @@ from services.notes import NoteSpec
 from services.outbox import ClaimedItem, Outbox
 from services.worker import backoff
 from slack_adapter.history import find_posted
+from slack_adapter.pacing import Pacers, retry_after
 
 __all__ = ["NOTE_EVENT", "ThreadNotes", "content_key", "render_note"]
 
@@ -83,8 +85,11 @@ class ThreadNotes:
         slack: AsyncWebClient,
         poster: AsyncWebClient,
         clock: Callable[[], datetime],
+        pacers: Pacers | None = None,
     ) -> None:
         self._db = db
+        # The channels' shared pace: a note is a post in the handoff's channel like any other.
+        self._pacers = pacers
         self._outbox = outbox
         self._handoffs = handoffs
         self._slack = slack  # reads threads (Slack's retrying client)
@@ -98,6 +103,9 @@ class ThreadNotes:
         thread first and posts nothing when the note is already there."""
         if look_first and await self.posted(channel, thread_ts, key):
             return True
+        pacer = self._pacers(channel) if self._pacers is not None else None
+        if pacer is not None:
+            await asyncio.sleep(pacer.reserve())
         try:
             await self._poster.chat_postMessage(
                 channel=channel,
@@ -106,7 +114,12 @@ class ThreadNotes:
                 blocks=note["blocks"],
                 metadata=_metadata(key),
             )
-        except SlackApiError:
+        except SlackApiError as exc:
+            if pacer is not None and exc.response.status_code == 429:
+                # Nothing was posted: the channel slows down and the note's work retries.
+                pacer.rate_limited(retry_after(exc.response.headers))
+                logger.warning("Slack rate-limited a thread note in %s", channel)
+                return False
             logger.exception("could not post a thread note", extra={"key": key})
             return False
         return True
