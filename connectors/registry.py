@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     import httpx
 
     from bot.settings import Settings
+    from connectors.plisio.lookup import InvoiceLookup
     from services.credentials import CredentialStore
     from services.db.engine import Database
     from services.refunds import RefundLedger
@@ -56,6 +57,9 @@ class ConnectorDeps:
     permalink: Callable[[str], Awaitable[str | None]] | None = None
     # Refund outcomes (connectors that execute refunds report through it).
     refunds: RefundLedger | None = None
+    # The customer's Plisio invoices by email (a receipt resend's paid invoice); one per process,
+    # so Drive and Gmail read the same answer.
+    invoice_lookup: InvoiceLookup | None = None
 
 
 @dataclass(frozen=True, slots=True)

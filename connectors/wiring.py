@@ -15,7 +15,7 @@ import httpx
 
 from bot.settings import BotMode, Settings
 from connectors.base import Connector
-from connectors.plisio import PlisioClient
+from connectors.plisio import InvoiceLookup, PlisioClient
 from connectors.plisio.provider import PlisioProvider
 from connectors.registry import ConnectorDeps, enabled_connectors, log_connectors
 from connectors.runtime import ConnectorRuntime
@@ -86,6 +86,7 @@ def build_connectors(
         routing=routing,
         permalink=permalink,
         refunds=refunds,
+        invoice_lookup=InvoiceLookup(plisio),
     )
     on = [*enabled_connectors(deps), *extra]
     # One event log for every service: connectors' work and thread notes ride in each event's

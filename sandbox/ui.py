@@ -15,6 +15,7 @@ from aiohttp import web
 from sandbox.examples import as_new_call, load_examples
 from sandbox.feed import ChangeFeed
 from sandbox.interactions import Interactions, PageError
+from sandbox.paid_history import add_paid_history
 from sandbox.pay_page import SETTLE_STATUSES, invoice_page
 from sandbox.persist import SandboxWorld
 from sandbox.plisio import FakePlisio
@@ -197,8 +198,10 @@ class SandboxUI:
         if len(raw) > MAX_HANDOFF_BYTES:
             raise PageError("keep handoffs under 512 KiB here", 413)
         call_id = None
+        now = datetime.now(UTC)
         if body.get("as_new_call"):
-            raw, call_id = as_new_call(raw, datetime.now(UTC))
+            raw, call_id = as_new_call(raw, now)
+        add_paid_history(self.plisio, raw, now)  # a receipt resend's earlier payment, once
         answer = await self.interactions.link.handoff(raw)
         return web.json_response({**answer.to_json(), "call_id": call_id})
 

@@ -1,8 +1,11 @@
 """The Gmail connector: approved customer email from the finance mailbox, once, to a verified
 address only.
 
-- The final ``approved`` of a receipt resend -> the receipt, PDF attached (and its Drive link
-  when the Drive connector has stored it already).
+- The final ``approved`` of a receipt resend -> the receipt of the payment that already
+  happened (``connectors.google_drive.paid``: the bot's paid invoice, the handoff's billing
+  amount, or the customer's completed Plisio invoice), PDF attached (and its Drive link when the
+  Drive connector has stored it already); when nothing paid is found, the message says so and
+  nothing is sent.
 - ``invoice_created`` (an invoice exists only after its approval) -> the invoice with its
   payment link, only when the approver ticked "Email the invoice" in the approve dialog
   (``email_invoice`` on the approval).
@@ -33,7 +36,9 @@ from connectors.base import ConnectorContext, Done, Link, Result
 from connectors.gmail.client import GmailClient, SentMessage
 from connectors.google import GoogleAuth
 from connectors.google.errors import GoogleError, result
+from connectors.google_drive.paid import InvoicesByEmail, paid_for_receipt, plisio_result
 from connectors.google_drive.source import Source, company, load
+from connectors.plisio.errors import PlisioError
 from services import external_refs
 from services.db.engine import Database
 from services.db.models import AuditEntry
@@ -42,6 +47,7 @@ from services.documents import (
     Email,
     collections_email,
     invoice_email,
+    receipt,
     receipt_email,
     render_pdf,
 )
@@ -104,11 +110,13 @@ class GmailConnector:
         db: Database,
         settings: Settings,
         clock: Callable[[], datetime],
+        lookup: InvoicesByEmail | None = None,
     ) -> None:
         self._client = client
         self._db = db
         self._settings = settings
         self._clock = clock
+        self._lookup = lookup  # the customer's Plisio invoices (receipt resends)
 
     async def handle(self, event: Event, context: ConnectorContext) -> Result:
         if event.handoff_id is None:
@@ -147,7 +155,17 @@ class GmailConnector:
             )
         the_company = company(self._settings)
         document = None
-        if step is not None:
+        if step is DocumentKind.RECEIPT:
+            # The receipt of what was already paid (the same one the Drive connector stores).
+            try:
+                paid = await paid_for_receipt(source, self._lookup)
+            except PlisioError as error:
+                return plisio_result(error)
+            if paid.facts is None:
+                line = f"Not emailed: {paid.missing}, so nothing was sent."
+                return Done(context=self._context(source, line))
+            document = receipt(source.handoff, paid.facts, the_company, event.at.date())
+        elif step is not None:
             document = source.document(step, the_company, event.at.date())
             if document is None:
                 line = f"Not emailed: no {step.heading.lower()}."
@@ -243,4 +261,4 @@ def gmail_connector(deps: ConnectorDeps) -> GmailConnector:
     assert sender is not None  # the spec is on only with it
     auth = GoogleAuth(deps.settings, deps.http, deps.clock)
     client = GmailClient(deps.settings, auth, sender, http=deps.http)
-    return GmailConnector(client, deps.db, deps.settings, deps.clock)
+    return GmailConnector(client, deps.db, deps.settings, deps.clock, lookup=deps.invoice_lookup)

@@ -1,7 +1,9 @@
 """The Drive connector: every invoice, receipt and credit note as a PDF in the customer's folder.
 
 - ``invoice_created`` -> the invoice PDF, ``paid`` -> the receipt PDF, the final ``approved`` of a
-  credit request -> the credit note PDF, of a receipt resend -> the receipt PDF (the one emailed).
+  credit request -> the credit note PDF, of a receipt resend -> the receipt PDF (the one emailed)
+  of the payment that already happened (``connectors.google_drive.paid``: the bot's paid invoice,
+  the handoff's billing amount, or the customer's completed Plisio invoice).
 - The customer's subfolder under ``GOOGLE_DRIVE_FOLDER_ID`` is found by name (``files.list``) or
   created once; its id is kept in ``external_refs`` (kind ``folder``).
 - Each document is uploaded once, with ``appProperties`` ``{call_id, document}``; every try first
@@ -19,10 +21,12 @@ from connectors.base import ConnectorContext, Done, Link, Result
 from connectors.google import GoogleAuth
 from connectors.google.errors import GoogleError, result
 from connectors.google_drive.client import FOLDER_MIME, DriveClient, DriveFile, quote
+from connectors.google_drive.paid import InvoicesByEmail, paid_for_receipt, plisio_result
 from connectors.google_drive.source import Source, company, customer_folder_name, load
+from connectors.plisio.errors import PlisioError
 from services import external_refs
 from services.db.engine import Database
-from services.documents import DocumentKind, render_pdf
+from services.documents import Document, DocumentKind, receipt, render_pdf
 from services.events import Event, EventType
 from services.handoff_model import Workflow
 
@@ -75,12 +79,14 @@ class DriveConnector:
         root_folder: str,
         settings: Settings,
         clock: Callable[[], datetime],
+        lookup: InvoicesByEmail | None = None,
     ) -> None:
         self._client = client
         self._db = db
         self._root = root_folder
         self._settings = settings
         self._clock = clock
+        self._lookup = lookup  # the customer's Plisio invoices (receipt resends)
 
     async def handle(self, event: Event, context: ConnectorContext) -> Result:
         if event.handoff_id is None:
@@ -91,7 +97,18 @@ class DriveConnector:
         kind = document_kind(event, source.workflow)
         if kind is None:
             return Done()
-        document = source.document(kind, company(self._settings), event.at.date())
+        document: Document | None
+        if event.type is EventType.APPROVED and kind is DocumentKind.RECEIPT:
+            # A resend: the receipt of what was already paid, never of an unpaid invoice.
+            try:
+                paid = await paid_for_receipt(source, self._lookup)
+            except PlisioError as error:
+                return plisio_result(error)
+            if paid.facts is None:
+                return Done(note=f"no receipt to store: {paid.missing}")
+            document = receipt(source.handoff, paid.facts, company(self._settings), event.at.date())
+        else:
+            document = source.document(kind, company(self._settings), event.at.date())
         if document is None:
             return Done(note=f"no amount and currency: no {kind.heading.lower()} to render")
         try:
@@ -169,4 +186,6 @@ def drive_connector(deps: ConnectorDeps) -> DriveConnector:
     assert folder is not None  # the spec is on only with it
     auth = GoogleAuth(deps.settings, deps.http, deps.clock)
     client = DriveClient(deps.settings, auth, http=deps.http)
-    return DriveConnector(client, deps.db, folder, deps.settings, deps.clock)
+    return DriveConnector(
+        client, deps.db, folder, deps.settings, deps.clock, lookup=deps.invoice_lookup
+    )
