@@ -215,9 +215,10 @@ async def test_the_bank_account_is_looked_up_once_or_taken_from_the_setting(
     savings = {**double.accounts["35"], "Id": "36", "Name": "Savings", "AccountSubType": "Savings"}
     double.accounts["36"] = savings
     (tmp_path / "setting").mkdir()
-    async with qb_bot(
-        tmp_path / "setting", clock, double, quickbooks_refund_account_id="36"
-    ) as (bot, qb):
+    async with qb_bot(tmp_path / "setting", clock, double, quickbooks_refund_account_id="36") as (
+        bot,
+        qb,
+    ):
         handoff_id, _ = await _refund_handoff(bot)
         await add_refund(bot, handoff_id)
         await _stripe_refunded(bot, handoff_id)
