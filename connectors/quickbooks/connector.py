@@ -126,7 +126,6 @@ class _RefundBooked:
     key: str  # the refund's idempotency key (services.refunds.refund_key)
     references: tuple[str, ...]  # the payment refunded, Stripe's refund id: for PrivateNote
     description: str
-    email: str | None
 
 
 def _clean(text: str) -> str:
@@ -556,8 +555,6 @@ class QuickBooksConnector:
                 "DepositToAccountRef": {"value": account},
                 "PrivateNote": note,
             }
-            if refund.email:
-                body["BillEmail"] = {"Address": refund.email}
             created = await qb.create("RefundReceipt", body, request_id(call_id, "refund_receipt"))
         number = created.get("DocNumber") or created["Id"]
         line = f"Refund receipt {number} · {format_money(refund.amount, refund.currency)}"
@@ -584,9 +581,6 @@ class QuickBooksConnector:
             "external_id"
         )
         key = found.key if found is not None else refund_key(loaded.handoff.call_id)
-        email = found.customer_email if found is not None else None
-        if email is None and loaded.handoff.customer is not None:
-            email = loaded.handoff.customer.email
         references = []
         if payment_ref:
             references.append(f"payment {_clean(str(payment_ref))}")
@@ -602,7 +596,6 @@ class QuickBooksConnector:
             key=key,
             references=tuple(references),
             description=description,
-            email=email,
         )
 
     async def _refund_account_for(self, qb: QuickBooksClient, currency: str) -> str:
