@@ -107,6 +107,9 @@ class Settings(BaseSettings):
     quickbooks_realm_id: str | None = None
     quickbooks_api_base: str = "https://quickbooks.api.intuit.com"
     quickbooks_token_url: str = "https://oauth.platform.intuit.com/oauth2/v1/tokens/bearer"  # noqa: S105
+    # The account refunds are paid from (RefundReceipt.DepositToAccountRef); else the first
+    # active Bank account.
+    quickbooks_refund_account_id: str | None = None
 
     @field_validator("slack_api_url")
     @classmethod

@@ -6,11 +6,15 @@ What it keeps like Intuit's (field names and nesting as in the published schema)
   and retires the old one after a short grace (``invalid_grant`` after that, or when revoked);
   access tokens last an hour; a wrong bearer gets the 401 ``{"fault": ...}`` shape;
 - ``/v3/company/{realm}/``: ``query`` (the few ``select * from X where F = '...'`` statements the
-  connector sends), ``customer``, ``invoice``, ``payment``, ``creditmemo`` create and read,
-  sparse ``customer`` update (``SyncToken`` checked), ``preferences``; ``Fault`` bodies for
-  validation errors; ``requestid`` idempotency (the same requestid answers the same entity);
+  connector sends, ``Account`` included: active accounts only, as Intuit answers), ``customer``,
+  ``invoice``, ``payment``, ``creditmemo``, ``refundreceipt`` create and read, sparse
+  ``customer`` update (``SyncToken`` checked), ``preferences``; ``Fault`` bodies for validation
+  errors; ``requestid`` idempotency (the same requestid answers the same entity);
 - entities with ``Id``, ``SyncToken``, ``MetaData``, ``Line``/``SalesItemLineDetail``,
-  ``CustomerRef``, ``CurrencyRef``, ``LinkedTxn``, ``BillAddr``, ``PrivateNote``, ``DocNumber``.
+  ``CustomerRef``, ``CurrencyRef``, ``LinkedTxn``, ``BillAddr``, ``PrivateNote``, ``DocNumber``,
+  ``DepositToAccountRef`` (a refund receipt's bank account, which must exist and be a Bank or
+  Other Current Asset account in the home currency or the receipt's);
+- a chart of accounts with a "Checking" Bank account and "Undeposited Funds" (``accounts``).
 
 Sandbox mode signs the refresh tokens it issues with a key that is stable per database, so a
 token rotated by an earlier run (and kept in the bot's credential store) is still accepted.
@@ -46,7 +50,10 @@ ENTITIES = {
     "invoice": "Invoice",
     "payment": "Payment",
     "creditmemo": "CreditMemo",
+    "refundreceipt": "RefundReceipt",
 }
+# Account types a refund receipt may pay out of (Intuit: "typically a checking account").
+REFUND_FROM = frozenset({"Bank", "Other Current Asset"})
 _QUERY = re.compile(
     r"^\s*select\s+\*\s+from\s+(\w+)(?:\s+where\s+(\w+)\s*=\s*'((?:[^'\\]|\\.)*)')?\s*$",
     re.IGNORECASE,
@@ -66,6 +73,34 @@ class _Failure:
     after: bool  # True: do the write, then fail (the response is lost)
     drop: bool = False  # close the connection instead of answering
     fault: tuple[str, str, str] | None = None  # a ValidationFault (Message, Detail, code)
+
+
+def default_accounts(home_currency: str) -> dict[str, dict[str, Any]]:
+    """A new company's chart of accounts, as far as refunds need it (ids as Intuit's sandbox
+    companies number them)."""
+
+    def account(account_id: str, name: str, kind: str, sub: str) -> tuple[str, dict[str, Any]]:
+        return account_id, {
+            "Id": account_id,
+            "Name": name,
+            "FullyQualifiedName": name,
+            "AccountType": kind,
+            "AccountSubType": sub,
+            "Classification": "Asset",
+            "CurrencyRef": {"value": home_currency, "name": home_currency},
+            "CurrentBalance": Decimal("0"),
+            "Active": True,
+            "SubAccount": False,
+            "SyncToken": "0",
+            "MetaData": {"CreateTime": "2024-01-01T00:00:00-00:00"},
+        }
+
+    return dict(
+        [
+            account("4", "Undeposited Funds", "Other Current Asset", "UndepositedFunds"),
+            account("35", "Checking", "Bank", "Checking"),
+        ]
+    )
 
 
 def _now_iso() -> str:
@@ -125,6 +160,9 @@ class FakeQuickBooks:
     invoices: dict[str, dict[str, Any]] = field(default_factory=dict)
     payments: dict[str, dict[str, Any]] = field(default_factory=dict)
     credit_memos: dict[str, dict[str, Any]] = field(default_factory=dict)
+    refund_receipts: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # The chart of accounts (empty: a new company's, see ``default_accounts``).
+    accounts: dict[str, dict[str, Any]] = field(default_factory=dict)
     calls: list[RecordedCall] = field(default_factory=list)
     refreshes: int = 0
     clock: Callable[[], float] = time.time
@@ -137,6 +175,8 @@ class FakeQuickBooks:
         self._ids = 0
         self._doc = 1037
         self.revoked = False
+        if not self.accounts:
+            self.accounts = default_accounts(self.home_currency)
         self.on_change: list[Callable[[], None]] = []  # told after every write and rotation
         if self.refresh_token:
             self._refresh[self.refresh_token] = None
@@ -201,6 +241,8 @@ class FakeQuickBooks:
                 "invoices": self.invoices,
                 "payments": self.payments,
                 "credit_memos": self.credit_memos,
+                "refund_receipts": self.refund_receipts,
+                "accounts": self.accounts,
                 "requests": {k: [status, body] for k, (status, body) in self._requests.items()},
                 "ids": self._ids,
                 "doc": self._doc,
@@ -222,12 +264,16 @@ class FakeQuickBooks:
             {str(k): dict(v) for k, v in plain[name].items()}
             for name in ("customers", "invoices", "payments", "credit_memos")
         ]
+        receipts = {str(k): dict(v) for k, v in plain.get("refund_receipts", {}).items()}
+        accounts = {str(k): dict(v) for k, v in plain.get("accounts", {}).items()}
         requests = {str(k): (int(v[0]), dict(v[1])) for k, v in plain["requests"].items()}
         refresh = {str(k): None if v is None else float(v) for k, v in plain["refresh"].items()}
         access = {str(k): float(v) for k, v in plain["access"].items()}
         ids, doc, refreshes = int(plain["ids"]), int(plain["doc"]), int(plain["refreshes"])
         revoked = bool(plain["revoked"])
         self.customers, self.invoices, self.payments, self.credit_memos = stores
+        self.refund_receipts = receipts
+        self.accounts = accounts or default_accounts(self.home_currency)
         self._requests, self._ids, self._doc, self.refreshes = requests, ids, doc, refreshes
         self._refresh, self._access, self.revoked = refresh, access, revoked
         if self.refresh_token and not revoked:
@@ -238,6 +284,8 @@ class FakeQuickBooks:
         still work, and the first refresh token is current again (the bot's store is emptied
         too, so it starts again from it)."""
         self.customers, self.invoices, self.payments, self.credit_memos = {}, {}, {}, {}
+        self.refund_receipts = {}
+        self.accounts = default_accounts(self.home_currency)
         self._requests, self._failures = {}, {}
         self._ids, self._doc = 0, 1037
         self.calls.clear()
@@ -263,6 +311,7 @@ class FakeQuickBooks:
             "invoices": list(self.invoices.values()),
             "payments": list(self.payments.values()),
             "credit_memos": list(self.credit_memos.values()),
+            "refund_receipts": list(self.refund_receipts.values()),
         }
 
     # -- OAuth -----------------------------------------------------------------------------------
@@ -350,6 +399,8 @@ class FakeQuickBooks:
             "Invoice": self.invoices,
             "Payment": self.payments,
             "CreditMemo": self.credit_memos,
+            "RefundReceipt": self.refund_receipts,
+            "Account": self.accounts,
         }[entity]
 
     async def _query(self, request: web.Request) -> web.StreamResponse:
@@ -363,7 +414,8 @@ class FakeQuickBooks:
                 "ValidationFault",
             )
         entity, field_name, raw = match.group(1), match.group(2), match.group(3)
-        canonical = {name.lower(): name for name in [*ENTITIES.values(), "CompanyCurrency"]}
+        known = [*ENTITIES.values(), "Account", "CompanyCurrency"]
+        canonical = {name.lower(): name for name in known}
         name = canonical.get(entity.lower())
         if name is None:
             return _fault(
@@ -374,6 +426,8 @@ class FakeQuickBooks:
                 {"Id": code, "Code": code, "Name": code, "Active": True}
                 for code in sorted(self.currencies)
             ]
+        elif name == "Account":  # a name list: Intuit answers active ones unless asked otherwise
+            rows = [a for a in self.accounts.values() if a.get("Active", True)]
         else:
             rows = list(self._store(name).values())
         if field_name:
@@ -496,7 +550,9 @@ class FakeQuickBooks:
         }
         entity["Line"] = [{"Id": str(n), "LineNum": n, **line} for n, line in enumerate(lines, 1)]
         total = sum((Decimal(str(line.get("Amount", 0))) for line in lines), Decimal("0"))
-        if name in {"Invoice", "CreditMemo"}:
+        if name == "RefundReceipt":
+            self._refund_from(body, currency)
+        if name in {"Invoice", "CreditMemo", "RefundReceipt"}:
             for line in lines:
                 if line.get("DetailType") != "SalesItemLineDetail":
                     raise _Invalid("Invalid line", "DetailType must be SalesItemLineDetail", "2010")
@@ -507,6 +563,10 @@ class FakeQuickBooks:
             entity.setdefault("DocNumber", str(self._doc))
             entity["TotalAmt"] = total
             entity["Balance"] = total if name == "Invoice" else Decimal("0")
+            if name == "RefundReceipt":
+                account = self.accounts[str(body["DepositToAccountRef"]["value"])]
+                entity["DepositToAccountRef"] = {"value": account["Id"], "name": account["Name"]}
+                account["CurrentBalance"] = Decimal(str(account["CurrentBalance"])) - total
             entity["RemainingCredit"] = total if name == "CreditMemo" else None
             if name == "CreditMemo":
                 entity.pop("Balance", None)
@@ -528,6 +588,33 @@ class FakeQuickBooks:
             entity["UnappliedAmt"] = entity["TotalAmt"] - total
         self._store(name)[entity["Id"]] = entity
         return entity
+
+    def _refund_from(self, body: dict[str, Any], currency: str) -> None:
+        """A refund receipt's ``DepositToAccountRef``: required, an active Bank (or Other
+        Current Asset) account in the home currency or the receipt's."""
+        account_id = str((body.get("DepositToAccountRef") or {}).get("value") or "")
+        if not account_id:
+            raise _Invalid(
+                "Required param missing, need to supply the required value for the API",
+                "Required parameter DepositToAccountRef is missing in the request",
+                "2020",
+            )
+        account = self.accounts.get(account_id)
+        if account is None or not account.get("Active", True):
+            raise _Invalid("Invalid Reference Id", f"Invalid Account Id : {account_id}", "2500")
+        if account["AccountType"] not in REFUND_FROM:
+            raise _Invalid(
+                "Invalid Account Type",
+                f"The account {account['Name']} cannot be used to refund money",
+                "6000",
+            )
+        held = (account.get("CurrencyRef") or {}).get("value") or self.home_currency
+        if held not in {currency, self.home_currency}:
+            raise _Invalid(
+                "Business Validation Error",
+                f"The account {account['Name']} is in {held}, the refund in {currency}",
+                "6000",
+            )
 
     def _customer(self, body: dict[str, Any]) -> dict[str, Any]:
         if body.get("sparse"):
@@ -583,6 +670,7 @@ class FakeQuickBooks:
             "invoice": self.invoices,
             "recvpayment": self.payments,
             "creditmemo": self.credit_memos,
+            "refundreceipt": self.refund_receipts,
         }.get(page, {})
         found = store.get(wanted)
         text = _dumps(found, indent=2) if found else "not found"
@@ -609,6 +697,12 @@ class FakeQuickBooks:
                 "Credit memos",
                 self.credit_memos,
                 "creditmemo?txnId",
+                lambda e: f"#{e.get('DocNumber')}",
+            ),
+            (
+                "Refund receipts",
+                self.refund_receipts,
+                "refundreceipt?txnId",
                 lambda e: f"#{e.get('DocNumber')}",
             ),
         )

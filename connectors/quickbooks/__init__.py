@@ -1,1 +1,2 @@
-"""QuickBooks Online: invoices, payments, credit memos and billing addresses in the books."""
+"""QuickBooks Online: invoices, payments, credit memos, refund receipts and billing addresses in the
+books."""

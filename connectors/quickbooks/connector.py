@@ -7,7 +7,10 @@
 - a credit request approved (final approval) -> a ``CreditMemo``;
 - a tax or billing address correction approved -> the customer's ``BillAddr`` (sparse update)
   when the handoff carries ``customer.billing_address``, and a link to the customer where the
-  tax id is to be entered (never through Slack).
+  tax id is to be entered (never through Slack);
+- a refund executed (Stripe refunded the money: ``refund_succeeded``; an approver marked a
+  manual crypto refund done: ``refund_marked``) -> one ``RefundReceipt`` paid out of the bank
+  account the money left (see ``QuickBooksConnector._refund_receipt``).
 
 The customer is found by ``PrimaryEmailAddr``, then ``DisplayName``, else created once. Each write
 carries a ``requestid`` from the call ID and the step; a retry first looks for what an earlier try
@@ -31,8 +34,11 @@ from connectors.quickbooks.oauth import REVOKED_REASON, QuickBooksAuth
 from services import external_refs
 from services.db.engine import Database
 from services.db.models import HandoffRow, InvoiceRow
+from services.documents.money import format_money, round_money
 from services.events import Event, EventType
 from services.handoff_model import Handoff, Workflow
+from services.redaction import redact_text
+from services.refunds import Refund, RefundLedger, refund_key
 
 if TYPE_CHECKING:
     from connectors.registry import ConnectorDeps
@@ -68,6 +74,22 @@ def _money(amount: Decimal, currency: str) -> str:
     return f"{amount:,.2f} {currency}"
 
 
+def _sales_line(amount: Decimal, description: str) -> dict[str, Any]:
+    """The one item line every sales form carries (invoice, credit memo, refund receipt)."""
+    return {
+        "DetailType": "SalesItemLineDetail",
+        "Amount": amount,
+        "Description": description,
+        "SalesItemLineDetail": {"Qty": 1, "UnitPrice": amount},
+    }
+
+
+NO_BANK_ACCOUNT = (
+    "QuickBooks has no active Bank account to record the refund receipt against: add one "
+    "(Chart of accounts, type Bank) or set QUICKBOOKS_REFUND_ACCOUNT_ID, then retry"
+)
+
+
 @dataclass(frozen=True, slots=True)
 class _Loaded:
     handoff_id: str
@@ -95,6 +117,22 @@ class _Booked:
     line: str
 
 
+@dataclass(frozen=True, slots=True)
+class _RefundBooked:
+    """An executed refund as the refund receipt records it."""
+
+    amount: Decimal  # rounded to the currency's places
+    currency: str
+    key: str  # the refund's idempotency key (services.refunds.refund_key)
+    references: tuple[str, ...]  # the payment refunded, Stripe's refund id: for PrivateNote
+    description: str
+
+
+def _clean(text: str) -> str:
+    """Free text bound for QuickBooks, suppressed first."""
+    return redact_text(text).text
+
+
 class QuickBooksConnector:
     """Writes one handoff's accounting records, each exactly once."""
 
@@ -106,6 +144,8 @@ class QuickBooksConnector:
             EventType.MISMATCH,
             EventType.PAYMENT_STATUS,
             EventType.APPROVED,
+            EventType.REFUND_SUCCEEDED,
+            EventType.REFUND_MARKED,
         }
     )
 
@@ -116,12 +156,19 @@ class QuickBooksConnector:
         client: QuickBooksClient | None,
         app_base: str,
         unavailable: str | None = None,
+        refunds: RefundLedger | None = None,
+        refund_account: str | None = None,
     ) -> None:
         self._db = db
         self._client = client
         self._app = app_base.rstrip("/")
         self._stopped = unavailable
         self._currencies: dict[str, str | None] = {}  # currency -> why not usable (None: fine)
+        self._refunds = refunds
+        # The account refunds are paid from: the setting, else the first active Bank account
+        # (looked up once per process).
+        self._refund_account = refund_account
+        self._bank_accounts: list[dict[str, Any]] | None = None
 
     async def handle(self, event: Event, context: ConnectorContext) -> Result:
         if self._stopped is not None or self._client is None:
@@ -157,6 +204,8 @@ class QuickBooksConnector:
                     return await self._credit_memo(qb, loaded, ctx)
                 if workflow is Workflow.TAX_OR_ADDRESS:
                     return await self._address(qb, loaded)
+            case EventType.REFUND_SUCCEEDED | EventType.REFUND_MARKED:
+                return await self._refund_receipt(qb, loaded, event, ctx)
         return Done()
 
     # -- loading -------------------------------------------------------------------------------
@@ -195,7 +244,12 @@ class QuickBooksConnector:
     def _url(self, kind: str, entity_id: str) -> str:
         if kind == "customer":
             return f"{self._app}/customerdetail?nameId={entity_id}"
-        page = {"invoice": "invoice", "payment": "recvpayment", "credit_memo": "creditmemo"}[kind]
+        page = {
+            "invoice": "invoice",
+            "payment": "recvpayment",
+            "credit_memo": "creditmemo",
+            "refund_receipt": "refundreceipt",
+        }[kind]
         return f"{self._app}/{page}?txnId={entity_id}"
 
     def _done(
@@ -227,7 +281,12 @@ class QuickBooksConnector:
 
     def _record_link(self, kind: str, entity: Mapping[str, Any], line: str, **detail: str) -> Link:
         number = entity.get("DocNumber") or entity["Id"]
-        label = {"invoice": "invoice", "payment": "payment", "credit_memo": "credit memo"}[kind]
+        label = {
+            "invoice": "invoice",
+            "payment": "payment",
+            "credit_memo": "credit memo",
+            "refund_receipt": "refund receipt",
+        }[kind]
         return Link(
             kind,
             str(entity["Id"]),
@@ -312,11 +371,20 @@ class QuickBooksConnector:
         return None
 
     async def _find_by_note(
-        self, qb: QuickBooksClient, entity: str, customer_id: str, note: str
+        self,
+        qb: QuickBooksClient,
+        entity: str,
+        customer_id: str,
+        note: str,
+        *,
+        prefix: bool = False,
     ) -> dict[str, Any] | None:
+        """The customer's ``entity`` whose ``PrivateNote`` is ``note`` (or, with ``prefix``,
+        starts with ``note + " · "``)."""
         found = await qb.find(entity, "CustomerRef", customer_id)
         for candidate in found:
-            if candidate.get("PrivateNote") == note:
+            written = str(candidate.get("PrivateNote") or "")
+            if written == note or (prefix and written.startswith(note + " · ")):
                 return candidate
         return None
 
@@ -359,14 +427,7 @@ class QuickBooksConnector:
             body = {
                 "CustomerRef": {"value": str(customer["Id"])},
                 "CurrencyRef": {"value": currency},
-                "Line": [
-                    {
-                        "DetailType": "SalesItemLineDetail",
-                        "Amount": amount,
-                        "Description": _WORKFLOW_LINES.get(workflow, "DialNexa call"),
-                        "SalesItemLineDetail": {"Qty": 1, "UnitPrice": amount},
-                    }
-                ],
+                "Line": [_sales_line(amount, _WORKFLOW_LINES.get(workflow, "DialNexa call"))],
                 "PrivateNote": note,
             }
             if invoice.email:
@@ -451,14 +512,7 @@ class QuickBooksConnector:
             body = {
                 "CustomerRef": {"value": str(customer["Id"])},
                 "CurrencyRef": {"value": currency},
-                "Line": [
-                    {
-                        "DetailType": "SalesItemLineDetail",
-                        "Amount": amount,
-                        "Description": _WORKFLOW_LINES.get(workflow, "Credit approved"),
-                        "SalesItemLineDetail": {"Qty": 1, "UnitPrice": amount},
-                    }
-                ],
+                "Line": [_sales_line(amount, _WORKFLOW_LINES.get(workflow, "Credit approved"))],
                 "PrivateNote": note,
             }
             created = await qb.create("CreditMemo", body, request_id(call_id, "credit_memo"))
@@ -466,6 +520,99 @@ class QuickBooksConnector:
         line = f"Credit memo {number} · {_money(amount, currency)}"
         link = self._record_link("credit_memo", created, line)
         return self._done(loaded, customer, [link], line)
+
+    async def _refund_receipt(
+        self, qb: QuickBooksClient, loaded: _Loaded, event: Event, ctx: ConnectorContext
+    ) -> Result:
+        """One ``RefundReceipt`` for the handoff's executed refund: the money paid back to the
+        customer (by Stripe, or by hand for a crypto payment), out of the bank account.
+
+        Only money that went back is booked here. A refund given as account credit rather than
+        money back (not offered in this version) would need nothing from this step: the credit
+        is a ``CreditMemo``, recorded when the credit is approved.
+        """
+        if loaded.ref("refund_receipt") is not None:
+            return Done()
+        refund = await self._refund(loaded, event)
+        if refund is None:
+            return GiveUp("no refund amount and currency recorded: no refund receipt made")
+        await self._check_currency(qb, refund.currency)
+        customer = await self._customer(qb, loaded, refund.currency)
+        account = await self._refund_account_for(qb, refund.currency)
+        call_id = loaded.handoff.call_id
+        head = f"DialNexa call {call_id} · refund {refund.key}"
+        note = " · ".join([head, *refund.references])
+        created = None
+        if ctx.attempt > 1:
+            created = await self._find_by_note(
+                qb, "RefundReceipt", str(customer["Id"]), head, prefix=True
+            )
+        if created is None:
+            body: dict[str, Any] = {
+                "CustomerRef": {"value": str(customer["Id"])},
+                "CurrencyRef": {"value": refund.currency},
+                "Line": [_sales_line(refund.amount, refund.description)],
+                "DepositToAccountRef": {"value": account},
+                "PrivateNote": note,
+            }
+            created = await qb.create("RefundReceipt", body, request_id(call_id, "refund_receipt"))
+        number = created.get("DocNumber") or created["Id"]
+        line = f"Refund receipt {number} · {format_money(refund.amount, refund.currency)}"
+        link = self._record_link("refund_receipt", created, line)
+        return self._done(loaded, customer, [link], line)
+
+    async def _refund(self, loaded: _Loaded, event: Event) -> _RefundBooked | None:
+        """What was refunded: the ledger's refund, else what the event says."""
+        found: Refund | None = None
+        if self._refunds is not None:
+            found = await self._refunds.for_handoff(loaded.handoff_id)
+        detail = event.detail
+        raw_amount = found.amount if found is not None else detail.get("amount")
+        currency = found.currency if found is not None else detail.get("currency")
+        try:
+            amount = Decimal(str(raw_amount)) if raw_amount is not None else None
+        except InvalidOperation:
+            amount = None
+        if amount is None or not currency or not amount.is_finite() or amount <= 0:
+            return None
+        currency = str(currency).upper()
+        payment_ref = found.payment_ref if found is not None else detail.get("payment_ref")
+        external_id = (found.external_id if found is not None else None) or detail.get(
+            "external_id"
+        )
+        key = found.key if found is not None else refund_key(loaded.handoff.call_id)
+        references = []
+        if payment_ref:
+            references.append(f"payment {_clean(str(payment_ref))}")
+        by_stripe = event.type is EventType.REFUND_SUCCEEDED
+        if external_id and by_stripe:
+            references.append(f"Stripe refund {_clean(str(external_id))}")
+        description = "Refund via Stripe" if by_stripe else "Refund paid by hand"
+        if payment_ref:
+            description += f" · payment {_clean(str(payment_ref))}"
+        return _RefundBooked(
+            amount=round_money(amount, currency),
+            currency=currency,
+            key=key,
+            references=tuple(references),
+            description=description,
+        )
+
+    async def _refund_account_for(self, qb: QuickBooksClient, currency: str) -> str:
+        """The account a refund is paid from: ``QUICKBOOKS_REFUND_ACCOUNT_ID``, else the first
+        active Bank account (in the refund's currency when the company keeps several)."""
+        if self._refund_account is not None:
+            return self._refund_account
+        if self._bank_accounts is None:
+            found = await qb.find("Account", "AccountType", "Bank")
+            active = [a for a in found if a.get("Active", True) and a.get("Id")]
+            if not active:
+                raise QuickBooksFailure(GiveUp(NO_BANK_ACCOUNT))
+            self._bank_accounts = active  # looked up once per process
+        for account in self._bank_accounts:
+            if (account.get("CurrencyRef") or {}).get("value") == currency:
+                return str(account["Id"])
+        return str(self._bank_accounts[0]["Id"])
 
     async def _address(self, qb: QuickBooksClient, loaded: _Loaded) -> Result:
         customer = await self._customer(qb, loaded, None)
@@ -521,4 +668,10 @@ def build(deps: ConnectorDeps) -> QuickBooksConnector:
         clock=deps.clock,
     )
     client = QuickBooksClient(deps.http, auth, base_url=settings.quickbooks_api_base, realm=realm)
-    return QuickBooksConnector(db=deps.db, client=client, app_base=app_base)
+    return QuickBooksConnector(
+        db=deps.db,
+        client=client,
+        app_base=app_base,
+        refunds=deps.refunds,
+        refund_account=settings.quickbooks_refund_account_id,
+    )

@@ -140,7 +140,13 @@ async def test_quickbooks_keeps_records_decimals_requestids_and_the_current_refr
     assert len(again.customers) == 1
 
     again.reset()
-    assert again.summary() == {"customers": [], "invoices": [], "payments": [], "credit_memos": []}
+    assert again.summary() == {
+        "customers": [],
+        "invoices": [],
+        "payments": [],
+        "credit_memos": [],
+        "refund_receipts": [],
+    }
     assert "RT1-another-run" in again.current_refresh_tokens()
 
 

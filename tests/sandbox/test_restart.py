@@ -330,6 +330,7 @@ async def test_reset_sandbox_empties_the_vendor_doubles_too(tmp_path: Path) -> N
             "invoices": [],
             "payments": [],
             "credit_memos": [],
+            "refund_receipts": [],
         }
         state = sandbox.google.page_state()
         assert state is not None and state["rows"] == []
