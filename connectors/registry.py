@@ -102,6 +102,12 @@ def _stripe(deps: ConnectorDeps) -> Connector:
     return build(deps)
 
 
+def _stripe_refunds(deps: ConnectorDeps) -> Connector:
+    from connectors.stripe import build_refunds
+
+    return build_refunds(deps)
+
+
 def _zendesk(deps: ConnectorDeps) -> Connector:
     from connectors.zendesk import build
 
@@ -125,6 +131,9 @@ def _gmail(deps: ConnectorDeps) -> Connector:
 SPECS: tuple[ConnectorSpec, ...] = (
     ConnectorSpec("plisio", ("PLISIO_SECRET_KEY",), wired_elsewhere=True),
     ConnectorSpec("stripe", ("STRIPE_API_KEY",), factory=_stripe),
+    # Released Stripe refunds, executed once (its own name: its answers never replace the read
+    # connector's ``stripe`` context).
+    ConnectorSpec("stripe_refunds", ("STRIPE_API_KEY",), factory=_stripe_refunds),
     ConnectorSpec("hubspot", ("HUBSPOT_ACCESS_TOKEN",), factory=_hubspot),
     ConnectorSpec(
         "zendesk", ("ZENDESK_URL", "ZENDESK_EMAIL", "ZENDESK_API_TOKEN"), factory=_zendesk

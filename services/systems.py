@@ -7,6 +7,7 @@ __all__ = ["SYSTEM_NAMES", "system_name"]
 SYSTEM_NAMES: dict[str, str] = {
     "plisio": "Plisio",
     "stripe": "Stripe",
+    "stripe_refunds": "Stripe refunds",
     "hubspot": "HubSpot",
     "zendesk": "Zendesk",
     "google_sheets": "Google Sheets",

@@ -1,9 +1,11 @@
 """The Stripe read client: the official ``stripe`` library in async mode, on the bot's one httpx
 client, paced and without the library's own retries (the outbox retries).
 
-Only reads are made: customers by email, a customer's subscriptions and latest payments, and the
-objects a handoff names. Every answer is a plain ``dict`` (``StripeObject.to_dict()``), mapped to
-the handoff's context by ``connectors.stripe.mapping``.
+``StripeReader`` only reads: customers by email, a customer's subscriptions, latest payments,
+charges and disputes, and the objects a handoff names. ``StripeRefunder`` adds the one write, a
+refund (``POST /v1/refunds`` with an ``Idempotency-Key``), and follows it. Every answer is a plain
+``dict`` (``StripeObject.to_dict()``), mapped to the handoff's context by
+``connectors.stripe.mapping``.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from typing import Any
 import httpx
 import stripe
 
-__all__ = ["READS_PER_SECOND", "Pacer", "SharedHTTPXClient", "StripeReader"]
+__all__ = ["READS_PER_SECOND", "Pacer", "SharedHTTPXClient", "StripeReader", "StripeRefunder"]
 
 READS_PER_SECOND = 25.0  # Stripe documents 100 reads/s in live mode (25 in test mode): be modest
 TIMEOUT_SECONDS = 20.0
@@ -42,6 +44,17 @@ class SharedHTTPXClient(stripe.HTTPXClient):
 
     async def close_async(self) -> None:
         """The shared client is closed by the bot, not by a Stripe client."""
+
+    def _get_request_args_kwargs(
+        self, method: str, url: str, headers: Mapping[str, str], post_data: Any
+    ) -> tuple[list[Any], dict[str, Any]]:
+        """As ``HTTPXClient``'s, but a POST's form body (already encoded by the library) goes
+        as ``content``: httpx deprecates raw bytes passed as ``data``."""
+        args, kwargs = super()._get_request_args_kwargs(method, url, headers, post_data)
+        body = kwargs.pop("data", None)
+        if body:
+            kwargs["content"] = body
+        return list(args), kwargs
 
 
 class Pacer:
@@ -148,3 +161,42 @@ class StripeReader:
         }
         service = next(s for prefix, s in services.items() if object_id.startswith(prefix))
         return await self._paced(lambda: service.retrieve_async(object_id))
+
+    async def charges(self, customer_id: str, *, limit: int = 100) -> list[dict[str, Any]]:
+        """The customer's most recent charges (each says whether it is ``disputed``)."""
+        v1 = self._client.v1
+        params: Params = {"customer": customer_id, "limit": limit}
+        page = await self._paced(lambda: v1.charges.list_async(params=params))  # type: ignore[arg-type]
+        return list(page.get("data") or [])
+
+    async def disputes(self, **payment: str) -> list[dict[str, Any]]:
+        """Disputes of one payment: ``charge=ch_…`` or ``payment_intent=pi_…``."""
+        v1 = self._client.v1
+        params: Params = {**payment, "limit": 100}
+        page = await self._paced(lambda: v1.disputes.list_async(params=params))  # type: ignore[arg-type]
+        return list(page.get("data") or [])
+
+
+class StripeRefunder(StripeReader):
+    """The reads, and refunds: created once per ``Idempotency-Key``, then followed."""
+
+    async def refunds(self, **payment: str) -> list[dict[str, Any]]:
+        """Refunds of one payment: ``charge=ch_…`` or ``payment_intent=pi_…``."""
+        v1 = self._client.v1
+        params: Params = {**payment, "limit": 100}
+        page = await self._paced(lambda: v1.refunds.list_async(params=params))  # type: ignore[arg-type]
+        return list(page.get("data") or [])
+
+    async def refund(self, refund_id: str) -> dict[str, Any]:
+        v1 = self._client.v1
+        return await self._paced(lambda: v1.refunds.retrieve_async(refund_id))
+
+    async def create_refund(self, params: Params, *, idempotency_key: str) -> dict[str, Any]:
+        """``POST /v1/refunds``; the same key with the same params replays the same refund."""
+        v1 = self._client.v1
+        return await self._paced(
+            lambda: v1.refunds.create_async(
+                params=params,  # type: ignore[arg-type]
+                options={"idempotency_key": idempotency_key},
+            )
+        )

@@ -6,6 +6,10 @@ belong to; otherwise the customer is found by ``customer.email``. Then the custo
 subscriptions (``status=all``) and latest payment intent (or, with none, latest charge) are read
 and returned as the handoff's ``stripe`` context, with a link to the customer.
 
+For a refund handoff the context also holds ``refund_facts``: the payment ``billing.payment_id``
+names as Stripe holds it now (amount, already refunded, disputed) and the open disputes on the
+customer's charges; the refund policy decides on them.
+
 What was learned is reused per customer for ``CONTEXT_CACHE_SECONDS``; a Refresh context click
 (``CONTEXT_REQUESTED``) always reads again. Reads only: nothing is written, so a retry simply
 reads again.
@@ -26,10 +30,16 @@ from connectors.base import ConnectorContext, Done, Link, Result, RetryAfter
 from connectors.stripe.client import StripeReader
 from connectors.stripe.errors import as_result
 from connectors.stripe.mapping import stripe_context
+from connectors.stripe.payments import (
+    PAYMENT_PREFIXES,
+    customer_open_disputes,
+    refund_facts,
+    resolve_payment,
+)
 from services.db.engine import Database
 from services.db.models import HandoffRow
 from services.events import Event, EventType
-from services.handoff_model import Handoff
+from services.handoff_model import Handoff, Workflow
 
 __all__ = ["NAMED_PREFIXES", "StripeConnector"]
 
@@ -45,17 +55,25 @@ class _Subject:
 
     email: str | None
     named: tuple[str, ...]
+    refund: bool = False  # a refund handoff: its payment's refund facts are read too
+    payment_id: str | None = None  # billing.payment_id
 
     @property
     def cache_key(self) -> str | None:
         if self.email:
-            return "email:" + self.email.lower()
-        return "ids:" + ",".join(self.named) if self.named else None
+            key = "email:" + self.email.lower()
+        elif self.named:
+            key = "ids:" + ",".join(self.named)
+        else:
+            return None
+        return f"{key}|refund:{self.payment_id or ''}" if self.refund else key
 
 
 def _subject(row: HandoffRow) -> _Subject:
     email: str | None = row.customer_email
     named: list[str] = []
+    refund = False
+    payment_id: str | None = None
     try:
         handoff = Handoff.model_validate(row.payload)
     except ValidationError:
@@ -68,7 +86,9 @@ def _subject(row: HandoffRow) -> _Subject:
             for value in (billing.subscription_id, billing.payment_id):
                 if value and value.startswith(NAMED_PREFIXES):
                     named.append(value)
-    return _Subject(email=email or None, named=tuple(named))
+            payment_id = billing.payment_id
+        refund = handoff.effective_workflow is Workflow.REFUND
+    return _Subject(email=email or None, named=tuple(named), refund=refund, payment_id=payment_id)
 
 
 def _customer_of(obj: dict[str, Any]) -> str | None:
@@ -164,13 +184,30 @@ class StripeConnector:
                     customer = found[0]
                     break
         if customer is None:
-            return Done(context=stripe_context(None, [], None, looked_up_at=now))
+            learned = stripe_context(None, [], None, looked_up_at=now)
+            if subject.refund:
+                learned["refund_facts"] = await self._refund_facts(subject, None, now)
+            return Done(context=learned)
         customer_id = str(customer["id"])
         subscriptions = await self.reader.subscriptions(customer_id)
         payment = await self.reader.latest_payment_intent(customer_id)
         if payment is None:
             payment = await self.reader.latest_charge(customer_id)
         learned = stripe_context(customer, subscriptions, payment, looked_up_at=now)
+        if subject.refund:
+            learned["refund_facts"] = await self._refund_facts(subject, customer_id, now)
         card = learned["customer"]
         link = Link("customer", customer_id, card["url"], label=card["name"] or customer_id)
         return Done(context=learned, links=(link,))
+
+    async def _refund_facts(
+        self, subject: _Subject, customer_id: str | None, now: datetime
+    ) -> dict[str, Any]:
+        """The named payment (``ch_``, ``pi_``, or the payment of an ``in_``) and the open
+        disputes on the customer's charges."""
+        payment = None
+        if subject.payment_id and subject.payment_id.startswith(PAYMENT_PREFIXES):
+            payment = await resolve_payment(self.reader, subject.payment_id)
+        customer_id = customer_id or (payment.customer if payment is not None else None)
+        disputes = await customer_open_disputes(self.reader, customer_id, payment)
+        return refund_facts(payment, disputes, looked_up_at=now)

@@ -44,8 +44,8 @@ def retry_after_seconds(headers: Any, default: float = DEFAULT_RETRY_SECONDS) ->
     return min(MAX_RETRY_SECONDS, max(0.0, seconds))
 
 
-def as_result(exc: stripe.StripeError) -> RetryAfter | GiveUp:
-    """The outbox's answer to a failed read."""
+def as_result(exc: stripe.StripeError, action: str = "lookup") -> RetryAfter | GiveUp:
+    """The outbox's answer to a failed request (``action`` names it: "lookup", "refund")."""
     status = exc.http_status
     if isinstance(exc, stripe.AuthenticationError) or status == 401:
         return GiveUp("Stripe refused the API key (401): check STRIPE_API_KEY")
@@ -53,10 +53,10 @@ def as_result(exc: stripe.StripeError) -> RetryAfter | GiveUp:
         found = _PERMISSION.search(str(exc._message or ""))
         if found:
             return GiveUp(
-                f"Stripe refused the lookup (403): the restricted key is missing the "
+                f"Stripe refused the {action} (403): the restricted key is missing the "
                 f"{found.group(1)} permission"
             )
-        return GiveUp(f"Stripe refused the lookup (403): {_message(exc)}")
+        return GiveUp(f"Stripe refused the {action} (403): {_message(exc)}")
     if isinstance(exc, stripe.RateLimitError) or status == 429:
         return RetryAfter(retry_after_seconds(exc.headers), "Stripe rate limit (429)")
     if isinstance(exc, stripe.APIConnectionError):
@@ -65,4 +65,4 @@ def as_result(exc: stripe.StripeError) -> RetryAfter | GiveUp:
         return RetryAfter(
             retry_after_seconds(exc.headers), f"Stripe error ({status or 'no status'})"
         )
-    return GiveUp(f"Stripe refused the lookup ({status}): {_message(exc)}")
+    return GiveUp(f"Stripe refused the {action} ({status}): {_message(exc)}")

@@ -17,6 +17,8 @@ __all__ = [
     "amount",
     "customer_url",
     "latest_payment",
+    "minor_units",
+    "places",
     "stripe_context",
     "subscription",
 ]
@@ -74,13 +76,27 @@ def _label(labels: Mapping[str, str], status: str) -> str:
     return labels.get(status) or status.replace("_", " ").capitalize()
 
 
+def places(currency: object) -> int:
+    """How many decimals Stripe's minor units of ``currency`` stand for (2, or 0, or 3)."""
+    code = str(currency or "").upper()
+    return 0 if code in ZERO_DECIMAL else 3 if code in THREE_DECIMAL else 2
+
+
 def amount(minor: object, currency: object) -> str | None:
     """Stripe's integer minor units as a decimal string in major units."""
     if not isinstance(minor, int) or isinstance(minor, bool):
         return None
-    code = str(currency or "").upper()
-    places = 0 if code in ZERO_DECIMAL else 3 if code in THREE_DECIMAL else 2
-    return str(Decimal(minor).scaleb(-places).quantize(Decimal(1).scaleb(-places)))
+    digits = places(currency)
+    return str(Decimal(minor).scaleb(-digits).quantize(Decimal(1).scaleb(-digits)))
+
+
+def minor_units(major: Decimal, currency: object) -> int | None:
+    """``major`` (e.g. ``Decimal("49.00")``) in Stripe's integer minor units, or None when it
+    is not a whole number of them (``0.001`` USD)."""
+    scaled = major.scaleb(places(currency))
+    if not scaled.is_finite() or scaled != scaled.to_integral_value():
+        return None
+    return int(scaled)
 
 
 def _iso(epoch: object) -> str | None:

@@ -32,6 +32,7 @@ def test_the_contract_systems_are_listed() -> None:
     assert [s.name for s in SPECS] == [
         "plisio",
         "stripe",
+        "stripe_refunds",  # Stripe's refunds: on with the same key
         "hubspot",
         "zendesk",
         "google_sheets",
@@ -91,4 +92,4 @@ async def test_enabled_connectors_builds_those_whose_settings_are_present(
             clock=lambda: datetime.now(UTC),
         )
         assert enabled_connectors(deps, specs) == [toy]
-        assert [c.name for c in enabled_connectors(deps)] == ["stripe"]
+        assert [c.name for c in enabled_connectors(deps)] == ["stripe", "stripe_refunds"]
