@@ -14,6 +14,7 @@ from blocks.trail import event_sentence
 from services.cards import HandoffCard
 from services.db.models import AuditEntry
 from services.external_refs import LinkedRecord
+from services.systems import system_name
 
 __all__ = ["handoff_status_message", "linked_record", "not_found_message"]
 
@@ -32,22 +33,14 @@ STATUS_LABELS = {
 }
 
 # How each connector's system is named to people.
-SYSTEM_NAMES = {
-    "plisio": "Plisio",
-    "stripe": "Stripe",
-    "hubspot": "HubSpot",
-    "zendesk": "Zendesk",
-    "google_sheets": "Google Sheets",
-    "google_drive": "Google Drive",
-    "gmail": "Gmail",
-    "quickbooks": "QuickBooks",
-}
 
 
 def linked_record(ref: LinkedRecord) -> str:
     """``Plisio invoice <url|txn_id>``: what a connector created or found, linked."""
-    system = SYSTEM_NAMES.get(ref.system, ref.system)
-    what = escape(f"{system} {ref.kind.replace('_', ' ')}")
+    kind = ref.kind.replace("_", " ")
+    # "Stripe refunds" names the connector; its objects are "Stripe refund re_…".
+    system = system_name(ref.system).removesuffix(f" {kind}s")
+    what = escape(f"{system} {kind}")
     target = link(ref.url, ref.external_id) if ref.url else escape(ref.external_id)
     return f"{what} {target}"
 
