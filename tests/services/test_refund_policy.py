@@ -255,7 +255,11 @@ def test_stripe_refund_facts_are_read_from_the_agreed_shape() -> None:
         {},
         {"stripe": {"found": True}},
         {"stripe": {"refund_facts": {"payment": None}}},
-        {"stripe": {"refund_facts": {"payment": {"id": "ch_1", "amount": "x"}, "open_disputes": 0}}},
+        {
+            "stripe": {
+                "refund_facts": {"payment": {"id": "ch_1", "amount": "x"}, "open_disputes": 0}
+            }
+        },
         {"stripe": {"refund_facts": {"payment": "ch_1", "open_disputes": 0}}},
     ],
 )

@@ -183,7 +183,9 @@ async def test_intake_stores_the_refund_row_with_the_handoff(world: World) -> No
     crypto = await world.refund(crypto_id)
     assert (crypto.system, crypto.amount) == ("manual", Decimal("12.345"))
     async with world.db.sessions() as session:
-        assert await session.scalar(select(RefundRow).where(RefundRow.handoff_id == none_id)) is None
+        assert (
+            await session.scalar(select(RefundRow).where(RefundRow.handoff_id == none_id)) is None
+        )
     card = await world.handoffs.card(stripe_id)
     assert card is not None and card.refund is not None and card.refund.status == "pending"
 
