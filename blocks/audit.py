@@ -94,6 +94,32 @@ NOTES: dict[str, tuple[str, str, str]] = {
         "reason",
         "unknown",
     ),
+    # Refunds (services/refunds): the detail is the sentence or the amount services/notes built.
+    EventType.REFUND_SCHEDULED: ("🤖 {detail}", "sentence", "Refund scheduled automatically."),
+    EventType.REFUND_REVERSED: (
+        "↩️ {actor} reversed the automatic refund of {detail}; it waits for an approver.",
+        "reason",
+        "the amount",
+    ),
+    EventType.REFUND_RELEASED: ("💸 Refund of {detail} sent to Stripe.", "reason", "the amount"),
+    EventType.REFUND_SUCCEEDED: ("✅ Refunded {detail} in Stripe.", "reason", "the amount"),
+    EventType.REFUND_FAILED: (
+        "⚠️ The Stripe refund failed: {detail}. An approver decides what happens next.",
+        "reason",
+        "no error message",
+    ),
+    EventType.REFUND_REFUSED: ("⛔ Refund refused: {detail}.", "reason", NO_REASON),
+    EventType.REFUND_MANUAL: (
+        "📝 Refund of {detail} approved: send it by hand (the checklist is on the message), "
+        "then press *Mark refunded*.",
+        "reason",
+        "the amount",
+    ),
+    EventType.REFUND_MARKED: (
+        "☑️ {actor} marked the refund of {detail} as sent by hand.",
+        "reason",
+        "the amount",
+    ),
 }
 OPEN_INVOICE = "Open invoice"
 _BY_MENTION = re.compile(r" by <@([UW][A-Z0-9]{2,20})>$")
@@ -116,6 +142,8 @@ class RefusalCode(StrEnum):
     UNPAID = "unpaid"
     ALREADY_REISSUED = "already_reissued"
     NOT_REISSUABLE = "not_reissuable"
+    REFUND_NOT_SCHEDULED = "refund_not_scheduled"  # Reverse after release (or twice)
+    REFUND_NOT_MANUAL = "refund_not_manual"  # Mark refunded on a refund not sent by hand
 
 
 REFUSALS = {
@@ -149,6 +177,13 @@ REFUSALS = {
     RefusalCode.NOT_REISSUABLE: (
         "This invoice is not expired, cancelled or underpaid, so there is nothing to reissue."
     ),
+    RefusalCode.REFUND_NOT_SCHEDULED: (
+        "Not reversed: only an automatic refund still in its grace window can be reversed, "
+        "and this one is not (any more). The message shows where it stands."
+    ),
+    RefusalCode.REFUND_NOT_MANUAL: (
+        "Nothing to mark: only a refund that waits to be sent by hand can be marked refunded."
+    ),
 }
 # How each refusal names the action that was refused.
 VERBS = {
@@ -163,6 +198,8 @@ VERBS = {
     "snooze": "snooze its reminders",
     "reassign": "reassign it",
     "refresh_context": "refresh its context from the connected systems",
+    "reverse_refund": "reverse automatic refunds on",
+    "mark_refunded": "mark refunds as sent on",
 }
 UNPAID_WHY = {
     "processing": "its Plisio invoice is still being created. It closes when the invoice is paid.",

@@ -47,6 +47,7 @@ from blocks.ids import (
     encode_snooze_value,
 )
 from blocks.payment_words import payment_word
+from blocks.refund import refund_blocks
 from services.cards import HandoffCard
 from services.handoff_model import Urgency, Workflow
 from services.states import HandoffStatus
@@ -105,6 +106,7 @@ def handoff_message(card: HandoffCard, *, now: datetime) -> JSON:
     blocks: list[JSON | None] = [
         {"type": "header", "text": plain(_header(card), HEADER_MAX)},
         section(state_text(card, now)),
+        *refund_blocks(card),
         review_block(card),
         *_conversation(card, more),
         *context_blocks(card),

@@ -54,6 +54,8 @@ class ActionId(StrEnum):
     REISSUE = "handoff_reissue"  # a new Plisio invoice for an expired, cancelled or underpaid one
     OPEN_INVOICE_FORM = "invoice_open_form"  # "create an invoice for …" typed: the form, prefilled
     REFRESH_CONTEXT = "handoff_refresh_context"  # read the connected systems (Stripe, ...) again
+    REVERSE_REFUND = "handoff_refund_reverse"  # stop an automatic refund in its grace window
+    MARK_REFUNDED = "handoff_refund_marked"  # a manual (crypto) refund was sent by hand
     # Link buttons still send an action when clicked; handlers only ack it. Each link button gets
     # a suffix (see link_action_id) because action ids must be unique within a message.
     OPEN_LINK = "handoff_open_link"
@@ -86,6 +88,7 @@ class BlockId(StrEnum):
     DECISIONS = "handoff_decisions"
     LINKS = "handoff_links"
     CONTEXT_REFRESH = "handoff_context_refresh"
+    REFUND = "handoff_refund"  # the refund's buttons (Reverse, Mark refunded)
 
 
 # The value of the one checkbox in the approve-with-identity modal.

@@ -94,6 +94,32 @@ def _nudge(_actor: str, d: Detail) -> str:
     return f"{kind} sent to {target}"
 
 
+def _refund_amount(d: Detail) -> str:
+    amount, currency = _text(d, "amount"), _text(d, "currency")
+    return f"{amount} {currency}".strip() or "the amount"
+
+
+def _refund_scheduled(_actor: str, d: Detail) -> str:
+    version = _text(d, "policy_version") or "?"
+    rule = _text(d, "rule")
+    when = _when(d, "execute_after")
+    return (
+        f"Refund of {_refund_amount(d)} scheduled automatically under policy {version}"
+        + (f" ({rule})" if rule else "")
+        + (f"; executes {when} unless reversed" if when else "")
+    )
+
+
+def _refund_released(actor: str, d: Detail) -> str:
+    by = "after the grace window" if actor == BOT else f"approved by {_person(actor)}"
+    return f"Refund of {_refund_amount(d)} sent to Stripe ({by})"
+
+
+def _refund_succeeded(_actor: str, d: Detail) -> str:
+    ref = _text(d, "external_id")
+    return f"Stripe refunded {_refund_amount(d)}" + (f" ({ref})" if ref else "")
+
+
 Sentence = Callable[[str, Detail], str]
 SENTENCES: dict[str, Sentence] = {
     EventType.RECEIVED: lambda a, d: (
@@ -136,6 +162,20 @@ SENTENCES: dict[str, Sentence] = {
     EventType.EXTERNAL_LINKED: lambda a, d: (
         f"Linked {system_name(_text(d, 'connector') or '')} {_text(d, 'kind') or 'record'}"
         f" {_text(d, 'label') or _text(d, 'id') or ''}".rstrip()
+    ),
+    EventType.REFUND_SCHEDULED: _refund_scheduled,
+    EventType.REFUND_REVERSED: lambda a, d: (
+        f"{_person(a)} reversed the automatic refund of {_refund_amount(d)}"
+    ),
+    EventType.REFUND_RELEASED: _refund_released,
+    EventType.REFUND_SUCCEEDED: _refund_succeeded,
+    EventType.REFUND_FAILED: lambda a, d: f"The Stripe refund failed{_why(d)}",
+    EventType.REFUND_REFUSED: lambda a, d: f"Refund of {_refund_amount(d)} refused{_why(d)}",
+    EventType.REFUND_MANUAL: lambda a, d: (
+        f"{_person(a)} approved the refund of {_refund_amount(d)}; it is sent by hand"
+    ),
+    EventType.REFUND_MARKED: lambda a, d: (
+        f"{_person(a)} marked the refund of {_refund_amount(d)} as sent by hand"
     ),
     EventType.REFUSED: lambda a, d: f"{_person(a)} was refused ({_text(d, 'action') or 'action'})",
     EventType.LOOKED_UP: lambda a, d: f"{_person(a)} looked it up",

@@ -271,6 +271,8 @@ def build_container(
     worker.register(OutboxKind.CONNECTOR, connectors.runtime.run)
     # What a connector learns or links shows on the handoff's message as it arrives.
     connectors.runtime.watch(adapter.messages.refresh)
+    # So does a refund the release job sent to Stripe.
+    connectors.refund_service.watch(adapter.messages.refresh)
     return Container(
         settings=settings,
         mode=mode,

@@ -1,5 +1,6 @@
 """The APScheduler jobs: reminders on an interval (and once at start-up),
-the low-priority digest on its cron.
+the low-priority digest on its cron, and the release of automatic refunds whose grace window is
+over (every 30 s).
 
 Both jobs only read and write the database, so the scheduler's memory does not grow with the
 number of handoffs, and every replica may run them: the claims in the database decide who sends.
@@ -21,6 +22,8 @@ from services.digest import crontab_trigger
 
 __all__ = [
     "DIGEST_JOB",
+    "REFUND_JOB",
+    "REFUND_RELEASE_SECONDS",
     "REMINDER_JOB",
     "BotScheduler",
     "build_scheduler",
@@ -32,6 +35,8 @@ logger = logging.getLogger(__name__)
 
 REMINDER_JOB = "follow_up_reminders"
 DIGEST_JOB = "low_priority_digest"
+REFUND_JOB = "refund_release"
+REFUND_RELEASE_SECONDS = 30  # a scheduled refund goes out at most this long after its grace
 
 
 class BotScheduler(AsyncIOScheduler):  # type: ignore[misc]  # APScheduler 3 has no types
@@ -79,6 +84,19 @@ def build_scheduler(container: Container) -> BotScheduler:
         IntervalTrigger(seconds=container.settings.reminder_poll_seconds, timezone=UTC),
         id=REMINDER_JOB,
         # Run right away too: a reminder that fell due while the bot was down goes out now.
+        next_run_time=datetime.now(UTC),
+        max_instances=1,
+        coalesce=True,
+        misfire_grace_time=None,
+    )
+    # Automatic refunds: the status compare-and-set releases each once, whichever replica runs.
+    scheduler.add_job(
+        scheduler.tracked(
+            container.connectors.refund_service.release_due,
+            on_failure="refund release pass failed; the next one retries",
+        ),
+        IntervalTrigger(seconds=REFUND_RELEASE_SECONDS, timezone=UTC),
+        id=REFUND_JOB,
         next_run_time=datetime.now(UTC),
         max_instances=1,
         coalesce=True,

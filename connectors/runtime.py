@@ -87,6 +87,8 @@ class ConnectorRuntime:
         *,
         max_attempts: int = MAX_ATTEMPTS,
         context_policy: Callable[[HandoffRow, datetime], object] | None = None,
+        on_context: Callable[[AsyncSession, HandoffRow, str, datetime], Awaitable[object]]
+        | None = None,
     ) -> None:
         self._db = db
         self._outbox = outbox
@@ -95,6 +97,9 @@ class ConnectorRuntime:
         self._max_attempts = max_attempts
         # Review reasons and urgency from the stored context (services/context_policy.py).
         self._context_policy = context_policy
+        # Decisions the stored context may take, in its transaction (the refund policy:
+        # services/refunds/service.py).
+        self._on_context = on_context
         self.connectors: dict[str, Connector] = {c.name: c for c in connectors}
         self._watchers: list[Callable[[str], Awaitable[object]]] = []
 
@@ -194,6 +199,8 @@ class ConnectorRuntime:
         row.context = {**(row.context or {}), connector: {**clean, AS_OF: order}}
         if self._context_policy is not None:
             self._context_policy(row, self._clock())
+        if self._on_context is not None:
+            await self._on_context(session, row, connector, self._clock())
         row.updated_at = self._clock()
         row.version += 1
         seen = await session.scalar(select(AuditEntry.id).where(AuditEntry.key == key))

@@ -26,7 +26,8 @@ from services.events import EventLog, Subscriptions
 from services.notes import note_for
 from services.outbox import Outbox
 from services.refunds import RefundLedger
-from services.routing import ContextRules, RoutingConfig
+from services.refunds.service import RefundService
+from services.routing import ContextRules, RefundRules, RoutingConfig
 
 __all__ = ["Connectors", "build_connectors"]
 
@@ -40,6 +41,9 @@ class Connectors:
     provider: PlisioProvider  # the payment provider (PaymentProvider)
     credentials: CredentialStore | None  # rotating secrets, encrypted
     refunds: RefundLedger  # refund outcomes, on the same event log
+    # The refund policy's automatic path: decides when Stripe's facts arrive, releases after
+    # the grace window (the scheduler's job).
+    refund_service: RefundService
 
 
 def _credentials(
@@ -94,11 +98,22 @@ def build_connectors(
     events = EventLog(Subscriptions({c.name: c.handles for c in on}), notes=note_for)
     late.append(events)
     rules = (lambda: routing().context) if routing is not None else ContextRules
-    runtime = ConnectorRuntime(db, outbox, on, clock, events, context_policy=row_policy(rules))
+    refund_rules = (lambda: routing().refunds) if routing is not None else RefundRules
+    refund_service = RefundService(db, refund_rules, events, clock)
+    runtime = ConnectorRuntime(
+        db,
+        outbox,
+        on,
+        clock,
+        events,
+        context_policy=row_policy(rules),
+        on_context=refund_service.on_context,
+    )
     return Connectors(
         runtime=runtime,
         events=events,
         provider=provider,
         credentials=credentials,
         refunds=refunds,
+        refund_service=refund_service,
     )

@@ -1,4 +1,5 @@
-"""Clicks on handoff messages: Approve, Decline, Escalate, Reassign, Retry, Done, Snooze.
+"""Clicks on handoff messages: Approve, Decline, Escalate, Reassign, Retry, Done, Snooze,
+and a refund's Reverse and Mark refunded.
 
 Each listener is a module-level function taking Bolt's ``ack``, ``body`` and ``client`` plus the
 narrow ``ActionDeps``; ``register`` only wires action ids to them.
@@ -49,10 +50,12 @@ __all__ = [
     "approve",
     "done",
     "link",
+    "mark_refunded",
     "open_modal",
     "refresh_context",
     "register",
     "retry",
+    "reverse_refund",
     "snooze",
     "snooze_until",
 ]
@@ -91,6 +94,14 @@ class ButtonDecisions(HandoffRecords, Protocol):
     async def snooze(self, handoff_id: str, user_id: str, until: datetime) -> DecisionResult: ...
 
     async def request_context(self, handoff_id: str, user_id: str) -> DecisionResult: ...
+
+    async def reverse_refund(
+        self, handoff_id: str, user_id: str, *, is_approver: bool
+    ) -> DecisionResult: ...
+
+    async def mark_refunded(
+        self, handoff_id: str, user_id: str, *, is_approver: bool
+    ) -> DecisionResult: ...
 
 
 class ActionDeps(DecisionDeps, Protocol):
@@ -314,6 +325,60 @@ async def refresh_context(
     )
 
 
+# A refund action that found its refund in another state: the refusal that says so.
+REFUND_REFUSALS = {
+    Action.REVERSE_REFUND: "refund_not_scheduled",
+    Action.MARK_REFUNDED: "refund_not_manual",
+}
+
+
+async def _refund_click(
+    ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient, deps: ActionDeps, action: Action
+) -> None:
+    await ack()
+    checked = await checked_click(deps, client, body, action)
+    if checked is None:
+        return
+    user, handoff_id = checked.click.user_id, checked.handoff_id
+    channel = checked.click.channel_id
+    is_approver = checked.actor.is_approver
+    if action is Action.REVERSE_REFUND:
+        result = await deps.handoffs.reverse_refund(handoff_id, user, is_approver=is_approver)
+    else:
+        result = await deps.handoffs.mark_refunded(handoff_id, user, is_approver=is_approver)
+    if result.outcome is Outcome.NOT_APPLICABLE:
+        code = REFUND_REFUSALS[action]
+        await refuse(
+            deps,
+            client,
+            user=user,
+            channel=channel,
+            action=action,
+            code=code,
+            handoff_id=handoff_id,
+            message=refusal(code, action=action.value),
+        )
+        return
+    await after_decision(
+        deps, client, result, user=user, channel=channel, action=action, handoff_id=handoff_id
+    )
+
+
+async def reverse_refund(
+    ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient, deps: ActionDeps
+) -> None:
+    """Reverse an automatic refund in its grace window (approvers only); it then waits for an
+    approver like any refund."""
+    await _refund_click(ack, body, client, deps, Action.REVERSE_REFUND)
+
+
+async def mark_refunded(
+    ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient, deps: ActionDeps
+) -> None:
+    """Mark a manual (crypto) refund as sent by hand (approvers only)."""
+    await _refund_click(ack, body, client, deps, Action.MARK_REFUNDED)
+
+
 async def link(ack: AsyncAck) -> None:
     """Link buttons open their URL in the browser; Slack still sends the click: ack it."""
     await ack()
@@ -349,4 +414,15 @@ def register(app: AsyncApp, deps: ActionDeps) -> None:
     app.action(ActionId.DONE.value)(on_done)
     app.action(ActionId.SNOOZE.value)(on_snooze)
     app.action(ActionId.REFRESH_CONTEXT.value)(on_refresh_context)
+
+    async def on_reverse_refund(
+        ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient
+    ) -> None:
+        await reverse_refund(ack, body, client, deps)
+
+    async def on_mark_refunded(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
+        await mark_refunded(ack, body, client, deps)
+
+    app.action(ActionId.REVERSE_REFUND.value)(on_reverse_refund)
+    app.action(ActionId.MARK_REFUNDED.value)(on_mark_refunded)
     app.action(OPEN_LINK_PATTERN)(link)

@@ -21,6 +21,7 @@ __all__ = [
     "ApprovalMark",
     "HandoffCard",
     "InvoiceInfo",
+    "RefundInfo",
     "approval_effect",
     "urgency_after_escalation",
 ]
@@ -67,6 +68,25 @@ class InvoiceInfo:
 
 
 @dataclass(frozen=True, slots=True)
+class RefundInfo:
+    """The handoff's refund (``refunds`` row) as the message shows it."""
+
+    status: str  # services.refunds.RefundStatus value
+    system: str  # "stripe" | "manual"
+    amount: Decimal
+    currency: str
+    payment_ref: str | None = None
+    automatic: bool = False
+    policy_version: str | None = None
+    rule: str | None = None  # the policy rule that allowed it
+    decided_by: str | None = None  # "policy" or the approver's Slack id
+    execute_after: datetime | None = None  # an automatic refund's end of grace
+    external_id: str | None = None  # e.g. Stripe's re_…
+    error: str | None = None  # why it failed or was refused
+    not_automatic: tuple[str, ...] = ()  # why the enabled policy left it to an approver
+
+
+@dataclass(frozen=True, slots=True)
 class HandoffCard:
     handoff_id: str
     call_id: str
@@ -102,6 +122,7 @@ class HandoffCard:
     # What each connected system said about this handoff, by connector name ("stripe": {...}),
     # as the connector stored it (suppressed, JSON-ready); drawn by blocks.handoff_context.
     context: dict[str, dict[str, Any]] = field(default_factory=dict)
+    refund: RefundInfo | None = None  # a refund handoff's refund (services/refunds)
 
     @property
     def required_approvals(self) -> int:
@@ -154,6 +175,15 @@ def _money(amount: Decimal, currency: str) -> str:
 def approval_effect(card: HandoffCard) -> str:
     """One sentence saying exactly what approving will do, for the confirm dialog."""
     email = card.customer_email
+    refund = card.refund
+    if refund is not None and refund.status in {"pending", "reversed", "scheduled"}:
+        amount = _money(refund.amount, refund.currency)
+        if refund.system == "stripe":
+            return f"Refund {amount} through Stripe ({refund.payment_ref}), once."
+        return (
+            f"Record the refund of {amount}; finance sends it by hand (no API can refund "
+            "this payment), then marks it refunded."
+        )
     if card.effect_moves_money and card.amount is not None and card.currency is not None:
         target = f" to {email}" if email and card.email_verified else ""
         return f"Create a Plisio invoice for {_money(card.amount, card.currency)}{target}."

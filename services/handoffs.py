@@ -22,15 +22,23 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services import external_refs
-from services.cards import ActionMark, ApprovalMark, HandoffCard, InvoiceInfo
+from services.cards import ActionMark, ApprovalMark, HandoffCard, InvoiceInfo, RefundInfo
 from services.db.engine import Database
-from services.db.models import Approval, AuditEntry, HandoffRow, InvoiceRow, OutboxItem
+from services.db.models import (
+    Approval,
+    AuditEntry,
+    HandoffRow,
+    InvoiceRow,
+    OutboxItem,
+    RefundRow,
+)
 from services.events import Event, EventLog, EventType, OutboxKind
 from services.external_refs import LinkedRecord
 from services.handoff_model import Handoff, Urgency, Workflow
 from services.outbox import Outbox
 from services.payments import PAID_STATES
 from services.redaction import redact_text
+from services.refunds import service as refunds
 from services.routing import INVOICE_WORKFLOWS, ReviewFlag, RoutingConfig
 from services.states import CLOSED, DECIDABLE, HandoffStatus
 
@@ -90,6 +98,7 @@ class Decision(StrEnum):
     INVOICE = "invoice"  # a Plisio invoice will be created
     LOOKUP = "lookup"  # the customer's invoices will be posted in the thread
     RECORD = "record"  # recorded; the owner carries out the next step
+    REFUND = "refund"  # the refund is released to Stripe, or handed to the manual checklist
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,8 +115,10 @@ class DecisionResult:
         return self.outcome in {Outcome.DONE, Outcome.PARTIAL}
 
 
-def effect_of(workflow: Workflow, has_money: bool) -> Decision:
-    """What approval does for a workflow."""
+def effect_of(workflow: Workflow, has_money: bool, *, has_refund: bool = False) -> Decision:
+    """What approval does for a workflow (a refund handoff with a refund row: the refund)."""
+    if workflow is Workflow.REFUND and has_refund:
+        return Decision.REFUND
     if workflow in INVOICE_WORKFLOWS and has_money:
         return Decision.INVOICE
     if workflow in {Workflow.RECEIPT_RESEND, Workflow.INVOICE_LOOKUP}:
@@ -185,7 +196,10 @@ class HandoffService:
                 select(InvoiceRow).where(InvoiceRow.handoff_id == row.id).order_by(InvoiceRow.id)
             )
         ).all()
-        return build_card(row, approvals, audit, invoices, self._routing(), sandbox=self._sandbox)
+        refund = await session.scalar(select(RefundRow).where(RefundRow.handoff_id == row.id))
+        return build_card(
+            row, approvals, audit, invoices, self._routing(), sandbox=self._sandbox, refund=refund
+        )
 
     # ---- decisions -----------------------------------------------------------------------
 
@@ -306,18 +320,32 @@ class HandoffService:
                 await session.flush()
                 return DecisionResult(Outcome.PARTIAL, card=await self._card(session, row))
             decision = effect_of(
-                Workflow(row.workflow), row.amount is not None and row.currency is not None
+                Workflow(row.workflow),
+                row.amount is not None and row.currency is not None,
+                has_refund=card.refund is not None,
             )
-            queued = self._apply_effect(session, row, decision, card)
+            queued = await self._apply_effect(session, row, decision, card, actor=user_id)
             await session.flush()
             return DecisionResult(
                 Outcome.DONE, card=await self._card(session, row), decision=decision, queued=queued
             )
 
-    def _apply_effect(
-        self, session: AsyncSession, row: HandoffRow, decision: Decision, card: HandoffCard
+    async def _apply_effect(
+        self,
+        session: AsyncSession,
+        row: HandoffRow,
+        decision: Decision,
+        card: HandoffCard,
+        *,
+        actor: str,
     ) -> tuple[str, ...]:
         now = self._clock()
+        if decision is Decision.REFUND:
+            # Released to Stripe (its connector executes it), the manual checklist, or refused
+            # by a guardrail with the reason: the refund's event says which.
+            row.status = HandoffStatus.APPROVED.value
+            await refunds.approve_refund(session, self._events, row, actor=actor, now=now)
+            return ()
         if decision is Decision.INVOICE:
             assert row.amount is not None and row.currency is not None
             row.status = HandoffStatus.PROCESSING.value
@@ -342,6 +370,45 @@ class HandoffService:
             self._enqueue(session, row, "lookup_invoices", f"lookup_invoices:{row.call_id}")
             return ("lookup_invoices",)
         return ()
+
+    async def _refund_change(
+        self,
+        handoff_id: str,
+        user_id: str,
+        *,
+        is_approver: bool,
+        change: Callable[..., Any],
+    ) -> DecisionResult:
+        """Reverse or Mark refunded: approvers only; ``NOT_APPLICABLE`` (with the card, whose
+        refund says why) when the refund is not in the state the action needs."""
+        async with self._db.sessions() as session, session.begin():
+            row = await self._locked(session, handoff_id)
+            if row is None:
+                return DecisionResult(Outcome.NOT_FOUND)
+            if not is_approver:
+                return DecisionResult(Outcome.NOT_APPROVER)
+            changed = await change(session, self._events, row, actor=user_id, now=self._clock())
+            if not changed:
+                return DecisionResult(Outcome.NOT_APPLICABLE, card=await self._card(session, row))
+            self._touch(row)
+            await session.flush()
+            return DecisionResult(Outcome.DONE, card=await self._card(session, row))
+
+    async def reverse_refund(
+        self, handoff_id: str, user_id: str, *, is_approver: bool
+    ) -> DecisionResult:
+        """Stop an automatic refund in its grace window; the handoff waits for an approver."""
+        return await self._refund_change(
+            handoff_id, user_id, is_approver=is_approver, change=refunds.reverse_refund
+        )
+
+    async def mark_refunded(
+        self, handoff_id: str, user_id: str, *, is_approver: bool
+    ) -> DecisionResult:
+        """An approver says the manual (crypto) refund was sent."""
+        return await self._refund_change(
+            handoff_id, user_id, is_approver=is_approver, change=refunds.mark_refunded
+        )
 
     async def decline(self, handoff_id: str, user_id: str, reason: str) -> DecisionResult:
         """Close the handoff with a reason."""
@@ -676,6 +743,7 @@ def build_card(
     routing: RoutingConfig,
     *,
     sandbox: bool = False,
+    refund: RefundRow | None = None,
 ) -> HandoffCard:
     """Assemble the display view of one handoff from its stored rows."""
     handoff = Handoff.model_validate(row.payload)
@@ -721,4 +789,25 @@ def build_card(
             for name, value in (row.context or {}).items()
             if isinstance(value, dict)
         },
+        refund=_refund_info(refund, row.resolution) if refund is not None else None,
+    )
+
+
+def _refund_info(refund: RefundRow, resolution: dict[str, Any] | None) -> RefundInfo:
+    policy = (resolution or {}).get(refunds.POLICY_KEY)
+    waits = policy.get("reasons") if isinstance(policy, dict) else None
+    return RefundInfo(
+        status=refund.status,
+        system=refund.system,
+        amount=refund.amount,
+        currency=refund.currency,
+        payment_ref=refund.payment_ref,
+        automatic=refund.automatic,
+        policy_version=refund.policy_version,
+        rule=refund.rule,
+        decided_by=refund.decided_by,
+        execute_after=refund.execute_after,
+        external_id=refund.external_id,
+        error=refund.error,
+        not_automatic=tuple(str(r) for r in waits) if isinstance(waits, list) else (),
     )

@@ -113,6 +113,38 @@ def _text(value: object) -> str | None:
     return None if value is None else str(value)
 
 
+def _refund_money(detail: Mapping[str, Any]) -> str:
+    """``49.00 USD``, and Stripe's refund id when there is one: ``49.00 USD (re_123)``."""
+    amount = money(detail.get("amount"), detail.get("currency"))
+    external = detail.get("external_id")
+    return f"{amount} ({external})" if external else amount
+
+
+def _scheduled(detail: Mapping[str, Any]) -> str:
+    """The sentence of an automatic refund: amount, policy, rule, when it executes."""
+    when = detail.get("execute_after")
+    try:
+        at = datetime.fromisoformat(str(when)) if when else None
+    except ValueError:
+        at = None
+    executes = f" at {at.strftime('%H:%M UTC')}" if at is not None else ""
+    return (
+        f"Refund of {money(detail.get('amount'), detail.get('currency'))} scheduled "
+        f"automatically under policy {detail.get('policy_version') or '?'}: "
+        f"{detail.get('rule') or 'its rule'}. It executes{executes} unless an approver "
+        "reverses it"
+    )
+
+
+def _refund(event: Event) -> NoteSpec:
+    detail, actor, at = event.detail, event.actor, event.at
+    if event.type is EventType.REFUND_SCHEDULED:
+        return NoteSpec(event.type.value, actor, at, _scheduled(detail))
+    if event.type in {EventType.REFUND_FAILED, EventType.REFUND_REFUSED}:
+        return NoteSpec(event.type.value, actor, at, _text(detail.get("reason")))
+    return NoteSpec(event.type.value, actor, at, _refund_money(detail))
+
+
 def note_for(event: Event) -> NoteSpec | None:
     """The thread note an event gets, or None (intake, posting, look-ups, refusals ...)."""
     if event.handoff_id is None:
@@ -150,4 +182,15 @@ def note_for(event: Event) -> NoteSpec | None:
             | EventType.PAYMENT_STATUS
         ):
             return _payment(event)
+        case (
+            EventType.REFUND_SCHEDULED
+            | EventType.REFUND_REVERSED
+            | EventType.REFUND_RELEASED
+            | EventType.REFUND_SUCCEEDED
+            | EventType.REFUND_FAILED
+            | EventType.REFUND_REFUSED
+            | EventType.REFUND_MANUAL
+            | EventType.REFUND_MARKED
+        ):
+            return _refund(event)
     return None

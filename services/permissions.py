@@ -6,7 +6,7 @@ resolved (``bot.container.Container.actor``), so the whole policy is table-teste
 
 | action | who |
 | --- | --- |
-| approve, decline, retry, reissue | approvers (``[approvers]``); never the requester of their own ``/invoice new`` |
+| approve, decline, retry, reissue, reverse a refund, mark a refund refunded | approvers (``[approvers]``); never the requester of their own ``/invoice new`` |
 | escalate | finance members |
 | mark_done, snooze, reassign | the handoff's owner, or a finance member |
 | view (``/invoice <email>``, ``/handoff``, Home details) | finance members |
@@ -46,6 +46,8 @@ class Action(StrEnum):
     VIEW = "view"  # /invoice <email>, /handoff <call id>, Home details
     REQUEST = "request"  # /invoice new
     REFRESH_CONTEXT = "refresh_context"  # read the connected systems again for a handoff
+    REVERSE_REFUND = "reverse_refund"  # stop an automatic refund in its grace window
+    MARK_REFUNDED = "mark_refunded"  # a manual (crypto) refund was sent by hand
 
 
 class Denial(StrEnum):
@@ -92,7 +94,16 @@ class Permission:
 
 ALLOWED = Permission(True)
 
-APPROVER_ACTIONS = frozenset({Action.APPROVE, Action.DECLINE, Action.RETRY, Action.REISSUE})
+APPROVER_ACTIONS = frozenset(
+    {
+        Action.APPROVE,
+        Action.DECLINE,
+        Action.RETRY,
+        Action.REISSUE,
+        Action.REVERSE_REFUND,
+        Action.MARK_REFUNDED,
+    }
+)
 OWNER_ACTIONS = frozenset({Action.MARK_DONE, Action.SNOOZE, Action.REASSIGN})
 FINANCE_ACTIONS = frozenset({Action.ESCALATE, Action.VIEW, Action.REQUEST, Action.REFRESH_CONTEXT})
 

@@ -24,6 +24,7 @@ __all__ = [
     "ContextRules",
     "Finance",
     "LadderStep",
+    "RefundRules",
     "ReviewFlag",
     "RouteDecision",
     "RoutingConfig",
@@ -159,6 +160,29 @@ class ContextRules(_Section):
     )  # HubSpot renewal this close: a reason; 0 off
 
 
+class RefundRules(_Section):
+    """When a refund may go through without a click (``[refunds]``; services/refunds/policy.py).
+
+    Off by default: every refund waits for an approver until finance turns it on.
+    """
+
+    enabled: bool = False
+    version: str | None = Field(default=None, min_length=1, max_length=64)  # else a digest
+    limits: dict[str, Decimal] = Field(default_factory=dict)  # per currency, inclusive
+    min_confidence: float = Field(default=0.9, ge=0, le=1)
+    max_per_customer: int = Field(default=1, ge=0)  # automatic refunds per customer ...
+    period_days: int = Field(default=30, ge=1)  # ... in this many days
+    grace_minutes: int = Field(default=15, ge=0)  # who may approve can reverse it meanwhile
+
+    @field_validator("limits")
+    @classmethod
+    def _positive(cls, value: dict[str, Decimal]) -> dict[str, Decimal]:
+        bad = sorted(currency for currency, limit in value.items() if limit <= 0)
+        if bad:
+            raise ValueError(f"limits must be above zero ({', '.join(bad)})")
+        return {currency.upper(): limit for currency, limit in value.items()}
+
+
 class RoutingConfig(_Section):
     """The parsed routing.toml."""
 
@@ -172,6 +196,7 @@ class RoutingConfig(_Section):
     reminders: Reminders = Field(default_factory=Reminders)
     digest: Digest = Field(default_factory=Digest)
     context: ContextRules = Field(default_factory=ContextRules)
+    refunds: RefundRules = Field(default_factory=RefundRules)
 
     @property
     def escalation_channel(self) -> str:

@@ -12,6 +12,7 @@ from services.digest import post_at
 from services.events import Event, EventType, OutboxKind
 from services.outbox import Outbox
 from services.redaction import RedactedHandoff
+from services.refunds.rows import refund_values
 from services.routing import RouteDecision, RoutingConfig
 from services.states import HandoffStatus
 
@@ -33,6 +34,7 @@ class PreparedHandoff:
     row: dict[str, Any]  # the ``handoffs`` row
     outbox: dict[str, Any]  # its POST_HANDOFF work
     event: Event  # its RECEIVED event
+    refund: dict[str, Any] | None = None  # its ``refunds`` row (a refund with an amount)
 
 
 def prepare(
@@ -79,7 +81,10 @@ def prepare(
             "needs_mapping": row["needs_mapping"],
         },
     )
-    return PreparedHandoff(row, outbox, event)
+    refund = refund_values(
+        cleaned.handoff, handoff_id=row["id"], customer_email=row["customer_email"], now=now
+    )
+    return PreparedHandoff(row, outbox, event, refund)
 
 
 def post_outbox_key(call_id: str) -> str:

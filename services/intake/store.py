@@ -17,7 +17,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.sql.dml import ReturningInsert
 
 from services.db.engine import Database, DatabaseUnavailable, is_unavailable
-from services.db.models import AuditEntry, HandoffRow, OutboxItem
+from services.db.models import AuditEntry, HandoffRow, OutboxItem, RefundRow
 from services.events import Event, EventLog
 from services.handoff_model import Handoff
 from services.intake.rows import prepare
@@ -99,7 +99,7 @@ class HandoffIntake:
             cleaned, decision, routing, now, actor=actor, kind=kind, requested_by=requested_by
         )
         future: asyncio.Future[IntakeResult] = asyncio.get_running_loop().create_future()
-        return _Pending(rows.row, rows.outbox, rows.event, future)
+        return _Pending(rows.row, rows.outbox, rows.event, future, rows.refund)
 
     async def _drain(self) -> None:
         """Write queued handoffs, a batch per transaction, until the queue is empty."""
@@ -157,6 +157,10 @@ class HandoffIntake:
                 audit, work = self._events.rows(p.event for p in new)
                 await connection.execute(insert(OutboxItem), [p.outbox for p in new] + work)
                 await connection.execute(insert(AuditEntry), audit)
+                # A refund handoff's refund row, in the same transaction as the handoff.
+                refunds = [p.refund for p in new if p.refund is not None]
+                if refunds:
+                    await connection.execute(insert(RefundRow), refunds)
             existing: dict[str, str] = {}
             repeated = [call_id for call_id, p in first.items() if p.row["id"] not in inserted]
             if repeated:
@@ -188,6 +192,7 @@ class _Pending:
     outbox: dict[str, Any]
     event: Event
     result: asyncio.Future[IntakeResult]
+    refund: dict[str, Any] | None = None
 
 
 def _log_stored(batch: list[_Pending], results: list[IntakeResult | BaseException]) -> None:

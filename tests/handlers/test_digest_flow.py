@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from blocks.ids import ActionId
-from bot.scheduler import DIGEST_JOB, REMINDER_JOB, build_scheduler
+from bot.scheduler import DIGEST_JOB, REFUND_JOB, REMINDER_JOB, build_scheduler
 from sandbox.slack_state import Demo, Message
 from services.digest import GRACE
 from tests.support.clock import FakeClock
@@ -95,12 +95,14 @@ async def test_held_handoffs_go_out_alone_when_the_digest_never_ran(
 async def test_scheduler_has_the_reminder_job_and_the_digest_cron(bot: Harness) -> None:
     scheduler = build_scheduler(bot.deps)
     jobs = {job.id: job for job in scheduler.get_jobs()}
-    assert set(jobs) == {REMINDER_JOB, DIGEST_JOB}
+    assert set(jobs) == {REMINDER_JOB, REFUND_JOB, DIGEST_JOB}
     assert "hour='9'" in str(jobs[DIGEST_JOB].trigger)
 
 
 async def test_without_the_digest_there_is_only_the_reminder_job(tmp_path: Path) -> None:
     async with running_bot(tmp_path) as bot:
-        assert [job.id for job in build_scheduler(bot.deps).get_jobs()] == [REMINDER_JOB]
+        # The refund release job always runs: a refund scheduled earlier still goes out.
+        jobs = [job.id for job in build_scheduler(bot.deps).get_jobs()]
+        assert jobs == [REMINDER_JOB, REFUND_JOB]
         handoff_id = await bot.accept(example("receipt_resend"))
         assert (await bot.card(handoff_id)).message_ts is not None  # posted at once

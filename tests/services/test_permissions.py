@@ -80,6 +80,21 @@ TABLE: dict[Action, list[tuple[Actor, Permission]]] = {
         (OWNER_ONLY, NO_FINANCE),  # the owner alone, outside finance, may not
         (OUTSIDER, NO_FINANCE),
     ],
+    # Refunds: only approvers reverse an automatic refund or mark a manual one refunded; the
+    # owner and finance members who may not approve are refused.
+    Action.REVERSE_REFUND: [
+        (APPROVER, YES),
+        (LEAD, NO_APPROVER),
+        (FINANCE, NO_APPROVER),
+        (OWNER_ONLY, NO_APPROVER),
+        (OUTSIDER, NO_APPROVER),
+    ],
+    Action.MARK_REFUNDED: [
+        (APPROVER, YES),
+        (FINANCE, NO_APPROVER),
+        (OWNER_ONLY, NO_APPROVER),
+        (OUTSIDER, NO_APPROVER),
+    ],
 }
 
 
