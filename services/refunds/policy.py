@@ -199,6 +199,8 @@ def stripe_refund_facts(context: Mapping[str, Any] | None) -> StripeRefundFacts 
         looked_up_at = datetime.fromisoformat(looked) if isinstance(looked, str) else None
     except ValueError:
         looked_up_at = None
+    if looked_up_at is not None and looked_up_at.tzinfo is None:
+        looked_up_at = None  # a time without its zone cannot be compared; read it as unknown
     raw = facts.get("payment")
     if raw is None:
         return StripeRefundFacts(None, disputes, looked_up_at)
@@ -324,8 +326,11 @@ def guard(
     """Why this refund must not be released (a plain reason), or None.
 
     A disputed payment is never refunded; when the payment is known, the refund never exceeds
-    what is left of it (paid − refunded in Stripe − other refunds under way here), compared in
-    the currency's smallest unit. Unknown facts refuse nothing: an approver decided.
+    what is left of it: paid − what Stripe had refunded when it was read − ``refunded_before``,
+    this bot's other refunds of the payment that Stripe could not show yet (on their way, or
+    finished after the read; see ``services.refunds.service``), compared in the currency's
+    smallest unit. The Stripe refund connector checks again against the live payment before it
+    writes. Unknown facts refuse nothing: an approver decided.
     """
     payment = stripe.payment if stripe is not None else None
     if payment is None:

@@ -107,17 +107,28 @@ async def _record_once(
     return True
 
 
-async def _refunded_before(session: AsyncSession, refund: RefundRow) -> Decimal:
+async def _refunded_before(
+    session: AsyncSession, refund: RefundRow, stripe_read_at: datetime | None = None
+) -> Decimal:
+    """This bot's other refunds of the same payment that Stripe's facts (read at
+    ``stripe_read_at``) cannot include yet: those on their way, and those finished after the
+    read. A refund that had succeeded before the read is in Stripe's ``amount_refunded``
+    already, and is not counted twice. Without a read, every counted refund is."""
     if not refund.payment_ref:
         return Decimal(0)
-    amounts = await session.scalars(
-        select(RefundRow.amount).where(
+    rows = await session.execute(
+        select(RefundRow.amount, RefundRow.status, RefundRow.updated_at).where(
             RefundRow.payment_ref == refund.payment_ref,
             RefundRow.key != refund.key,
             RefundRow.status.in_([s.value for s in COUNTED]),
         )
     )
-    return sum(amounts, Decimal(0))
+    total = Decimal(0)
+    for amount, status, updated_at in rows:
+        on_its_way = status in (RefundStatus.RELEASED.value, RefundStatus.PROCESSING.value)
+        if on_its_way or stripe_read_at is None or updated_at > stripe_read_at:
+            total += amount
+    return total
 
 
 async def _locked_refund(session: AsyncSession, handoff_id: str) -> RefundRow | None:
@@ -148,7 +159,9 @@ async def release(
             session, events, EventType.REFUND_MANUAL, refund, actor, now, _detail(refund)
         )
         return RefundStatus.MANUAL
-    reason = guard(refund.amount, refund.currency, stripe, await _refunded_before(session, refund))
+    read_at = stripe.looked_up_at if stripe is not None else None
+    before = await _refunded_before(session, refund, read_at)
+    reason = guard(refund.amount, refund.currency, stripe, before)
     if reason is not None:
         if not await _move(session, refund, allowed, RefundStatus.REFUSED, now, error=reason):
             return None

@@ -344,6 +344,33 @@ async def test_a_refund_over_what_is_left_of_the_payment_is_refused(world: World
     assert await ledger.refunded_before("ch_1", excluding="nobody") == Decimal("39.00")
 
 
+async def test_a_refund_stripe_already_shows_is_not_counted_twice(world: World) -> None:
+    ledger = RefundLedger(world.db, lambda: world.handoffs._events, world.clock)
+    earlier = await world.store(refund_handoff("dnx_seen_1", amount="20.00"))
+    await world.stripe_says(earlier, facts())  # allowed by policy: released after the grace
+    world.clock.advance(minutes=15)
+    assert await world.refunds.release_due() == [earlier]
+    assert await ledger.record_outcome(earlier, RefundStatus.SUCCEEDED, external_id="re_1")
+    succeeded_at = world.clock()
+
+    # Read after that refund succeeded: Stripe's 20.00 refunded is that refund; 29.00 is left.
+    world.clock.advance(minutes=1)
+    after = {**facts(amount_refunded="20.00"), "looked_up_at": world.clock().isoformat()}
+    later = await world.store(refund_handoff("dnx_seen_2", amount="29.00"))
+    await world.stripe_says(later, after)
+    await world.handoffs.approve(later, APPROVER, is_approver=True)
+    assert (await world.refund(later)).status == RefundStatus.RELEASED.value
+
+    # Read before it succeeded: Stripe showed nothing refunded, so this bot's refund counts.
+    before = {**facts(), "looked_up_at": (succeeded_at - timedelta(minutes=5)).isoformat()}
+    stale = await world.store(refund_handoff("dnx_seen_3", amount="0.01", payment_id="ch_1"))
+    await world.stripe_says(stale, before)
+    await world.handoffs.approve(stale, APPROVER, is_approver=True)
+    refund = await world.refund(stale)
+    assert refund.status == RefundStatus.REFUSED.value  # 20.00 + 29.00 on their way: 0.00 left
+    assert refund.error is not None and "0.00 USD left" in refund.error
+
+
 async def test_a_crypto_refund_gets_the_checklist_and_only_approvers_mark_it(world: World) -> None:
     handoff_id = await world.store(
         refund_handoff("dnx_cry_1", payment_id="txn_plisio_1", currency="USDT", amount="30")
