@@ -138,14 +138,20 @@ class HandoffCard:
 
     @property
     def identity_check_needed(self) -> bool:
-        """Money actions wait for an approver to confirm who the caller is."""
+        """Money actions (an invoice, a refund) wait for an approver to confirm who the caller
+        is."""
         return bool(
-            self.effect_moves_money
+            (self.effect_moves_money or self.approval_refunds)
             and (
                 ReviewFlag.LOW_CONFIDENCE in self.review_flags
                 or ReviewFlag.UNVERIFIED_EMAIL in self.review_flags
             )
         )
+
+    @property
+    def approval_refunds(self) -> bool:
+        """Approving releases a refund (money goes back to the customer)."""
+        return self.refund is not None and self.refund.status in APPROVABLE_REFUND
 
     @property
     def effect_moves_money(self) -> bool:
@@ -166,6 +172,10 @@ class HandoffCard:
         return bool(customer and customer.email_verified)
 
 
+# Refund states in which an approval releases the refund.
+APPROVABLE_REFUND = frozenset({"pending", "reversed", "scheduled"})
+
+
 def _money(amount: Decimal, currency: str) -> str:
     # Exact: at least two decimals, never rounded away (crypto amounts have eight).
     shown = amount if amount.as_tuple().exponent <= -2 else amount.quantize(Decimal("0.01"))  # type: ignore[operator]
@@ -176,7 +186,7 @@ def approval_effect(card: HandoffCard) -> str:
     """One sentence saying exactly what approving will do, for the confirm dialog."""
     email = card.customer_email
     refund = card.refund
-    if refund is not None and refund.status in {"pending", "reversed", "scheduled"}:
+    if refund is not None and card.approval_refunds:
         amount = _money(refund.amount, refund.currency)
         if refund.system == "stripe":
             return f"Refund {amount} through Stripe ({refund.payment_ref}), once."
@@ -188,6 +198,11 @@ def approval_effect(card: HandoffCard) -> str:
         target = f" to {email}" if email and card.email_verified else ""
         return f"Create a Plisio invoice for {_money(card.amount, card.currency)}{target}."
     if card.workflow in {Workflow.RECEIPT_RESEND, Workflow.INVOICE_LOOKUP}:
+        if card.workflow is Workflow.RECEIPT_RESEND and email and card.email_verified:
+            return (
+                f"Send the receipt to {email} once (when Gmail is connected) and post "
+                "the customer's Plisio invoices in the thread."
+            )
         if email:
             return f"Look up {email}'s Plisio invoices and post them in the thread."
         return "Record the approval; no customer email to look invoices up with."
