@@ -106,22 +106,20 @@ async def add_refund(
         row = await session.get(HandoffRow, handoff_id)
         assert row is not None
         key = refund_key(row.call_id)
-        session.add(
-            RefundRow(
-                handoff_id=handoff_id,
-                key=key,
-                customer_email=row.customer_email,
-                system=system.value,
-                payment_ref=payment_ref,
-                amount=Decimal(amount),
-                currency=currency,
-                status=status.value,
-                automatic=False,
-                decided_by="U_APPROVER",
-                created_at=now,
-                updated_at=now,
-            )
-        )
+        # A refund handoff's row is stored by intake (pending); other test handoffs get one here.
+        refund = await session.scalar(select(RefundRow).where(RefundRow.handoff_id == handoff_id))
+        if refund is None:
+            refund = RefundRow(handoff_id=handoff_id, key=key, created_at=now)
+            session.add(refund)
+        refund.customer_email = row.customer_email
+        refund.system = system.value
+        refund.payment_ref = payment_ref
+        refund.amount = Decimal(amount)
+        refund.currency = currency
+        refund.status = status.value
+        refund.automatic = False
+        refund.decided_by = "U_APPROVER"
+        refund.updated_at = now
     return key
 
 

@@ -7,6 +7,8 @@ from __future__ import annotations
 from datetime import datetime
 from decimal import Decimal
 
+from sqlalchemy import select
+
 from services.db.engine import Database
 from services.db.models import RefundRow
 from services.events import BOT, Event, EventLog, EventType
@@ -44,21 +46,19 @@ async def release_refund(
     """The refund row, and the ``refund_released`` event (returned)."""
     event = Event(EventType.REFUND_RELEASED, handoff_id, BOT, now, {"amount": amount})
     async with db.sessions() as session, session.begin():
-        session.add(
-            RefundRow(
-                handoff_id=handoff_id,
-                key=refund_key(call_id),
-                customer_email=None,
-                system=system.value,
-                payment_ref=payment_ref,
-                amount=Decimal(amount),
-                currency=currency,
-                status=status.value,
-                automatic=False,
-                decided_by="U_APPROVER",
-                created_at=now,
-                updated_at=now,
-            )
-        )
+        # Intake stored the refund with the handoff (pending): the approval releases it.
+        row = await session.scalar(select(RefundRow).where(RefundRow.handoff_id == handoff_id))
+        if row is None:
+            row = RefundRow(handoff_id=handoff_id, key=refund_key(call_id), created_at=now)
+            session.add(row)
+        row.customer_email = None
+        row.system = system.value
+        row.payment_ref = payment_ref
+        row.amount = Decimal(amount)
+        row.currency = currency
+        row.status = status.value
+        row.automatic = False
+        row.decided_by = "U_APPROVER"
+        row.updated_at = now
         events.record(session, event)
     return event
