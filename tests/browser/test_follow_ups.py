@@ -48,6 +48,8 @@ def test_the_home_tab_lists_what_waits_for_an_approver(sandbox: SandboxPage) -> 
     sandbox.act_as(Demo.OUTSIDER)  # a Home tab is per person
     expect(home).not_to_contain_text("Waiting for your approval")
     sandbox.act_as(Demo.APPROVER_1)
+    # The approver's own Home is back (not the outsider's, still on screen for a moment).
+    expect(home).to_contain_text("Waiting for your approval")
     # Its Slack permalinks open the message inside the sandbox page.
     home.get_by_role("link", name=re.compile("Harbor & Finch")).first.click()
     expect(sandbox.page.locator(f"[data-channel-id={Demo.FINANCE}].active")).to_be_visible()
