@@ -225,7 +225,7 @@ class TeamRoutedClient(AsyncWebClient):
             self.tokens, base_url=self.base_url, timeout=self.timeout, retry_handlers=[]
         )
 
-    async def api_call(  # type: ignore[override]
+    async def api_call(
         self,
         api_method: str,
         *,

@@ -12,7 +12,7 @@ from sandbox.slack_api import SlackAPI, SlackWorkspace
 
 TOKEN = "xoxb-sandbox-test"
 CLIENT_ID = "111.222"
-SECRET = "app-secret"  # noqa: S105
+SECRET = "app-secret"
 REDIRECT = "https://bot.example.com/slack/oauth_redirect"
 
 
