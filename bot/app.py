@@ -43,7 +43,7 @@ from services.mapping import MappingGaps, describe_gaps
 from services.payments import PaymentResult
 from services.routing import RoutingConfig, load_routing
 from services.workspaces import enter_team, in_team
-from slack_adapter.workspaces import build_state_store
+from slack_adapter.workspaces import SlackClients, build_state_store
 
 __all__ = ["SERVER_NAME", "BotApp", "build_app", "server_options"]
 
@@ -160,6 +160,7 @@ def build_bolt(container: Container) -> AsyncApp:
     )
     if container.workspaces is not None:
         bolt.middleware(in_request_team)
+    register_uninstalls(bolt, container.workspaces)
     replays.register(bolt, container.seen)
     actions.register(bolt, container)
     reissue.register(bolt, container)
@@ -209,6 +210,30 @@ async def in_request_team(
     """
     enter_team(context.team_id)
     return await next()
+
+
+UNINSTALL_EVENTS = ("app_uninstalled", "tokens_revoked")
+
+
+def register_uninstalls(bolt: AsyncApp, workspaces: SlackClients | None) -> None:
+    """A workspace that uninstalls the app (or revokes its token) is forgotten: its install is
+    deleted, so its deliveries are refused and nothing more is sent there. With one token these
+    events are only acknowledged (the token stops working; nothing is stored)."""
+
+    async def uninstalled(event: dict[str, Any], context: AsyncBoltContext) -> None:
+        if workspaces is None:
+            return
+        if event.get("type") == "tokens_revoked" and not (event.get("tokens") or {}).get("bot"):
+            return  # a user's token: this bot keeps none
+        await workspaces.store.async_delete_all(
+            enterprise_id=context.enterprise_id, team_id=context.team_id
+        )
+        if context.team_id:
+            workspaces.forget(context.team_id)
+        logger.warning("Slack workspace %s uninstalled the app", context.team_id)
+
+    for event in UNINSTALL_EVENTS:
+        bolt.event(event)(uninstalled)
 
 
 def add_install_routes(web_app: web.Application, bolt: AsyncApp) -> None:

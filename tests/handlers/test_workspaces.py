@@ -8,7 +8,10 @@ expired install is refused; and single-token mode is what it was.
 from __future__ import annotations
 
 import html
+import json
 import re
+import time
+import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -19,6 +22,7 @@ import aiohttp
 import pytest
 from aiohttp import ClientResponse
 from cryptography.fernet import Fernet
+from slack_sdk.signature import SignatureVerifier
 from sqlalchemy import insert, select
 
 from bot.settings import DEFAULT_BOT_SCOPES
@@ -26,7 +30,7 @@ from sandbox.slack_state import Demo
 from services.db.models import HandoffRow, SlackBotRow, SlackInstallationRow, SlackOAuthStateRow
 from services.states import HandoffStatus
 from tests.support.examples import example, fresh_call_id
-from tests.support.harness import Harness, running_bot
+from tests.support.harness import SLACK_SIGNING_SECRET, Harness, running_bot
 from tests.support.signing import signed_json
 
 CLIENT_ID = "1234567890.0987654321"
@@ -249,3 +253,49 @@ async def test_single_token_mode_is_unchanged(tmp_path: Path) -> None:
         assert await stored_team(bot, handoff_id) is None
         posts = [c for c in bot.slack.calls_to("chat.postMessage") if c.ok]
         assert [c.team for c in posts] == [bot.slack.workspace.team_id]
+
+
+async def uninstall(bot: Harness, team: str) -> ClientResponse:
+    """Slack tells the bot its app was uninstalled from ``team`` (a signed Events API call)."""
+    body = json.dumps(
+        {
+            "type": "event_callback",
+            "team_id": team,
+            "api_app_id": "A0FINBOT",
+            "event": {"type": "app_uninstalled", "event_ts": str(time.time())},
+            "event_id": f"Ev{uuid.uuid4().hex[:10].upper()}",
+            "event_time": int(time.time()),
+        }
+    )
+    timestamp = str(int(time.time()))
+    signature = SignatureVerifier(SLACK_SIGNING_SECRET).generate_signature(
+        timestamp=timestamp, body=body
+    )
+    headers = {
+        "Content-Type": "application/json",
+        "X-Slack-Request-Timestamp": timestamp,
+        "X-Slack-Signature": signature or "",
+    }
+    return await bot.client.post("/slack/events", data=body.encode(), headers=headers)
+
+
+async def test_an_uninstalled_workspace_is_forgotten(bot: Harness) -> None:
+    await install(bot, "T0SECOND")
+    await install(bot, "T0THIRD")
+
+    assert (await uninstall(bot, "T0SECOND")).status == 200
+
+    async with bot.deps.db.sessions() as session:
+        assert set(await session.scalars(select(SlackBotRow.team_id))) == {"T0THIRD"}
+        assert set(await session.scalars(select(SlackInstallationRow.team_id))) == {"T0THIRD"}
+    refused = await deliver(bot, handoff(), query="T0SECOND")
+    assert refused.status == 422
+    # The one workspace left takes deliveries that name none.
+    accepted = await deliver(bot, handoff())
+    assert accepted.status == 202, await accepted.text()
+    assert await stored_team(bot, (await accepted.json())["handoff_id"]) == "T0THIRD"
+
+
+async def test_single_token_mode_acknowledges_an_uninstall(tmp_path: Path) -> None:
+    async with running_bot(tmp_path) as bot:
+        assert (await uninstall(bot, bot.slack.workspace.team_id)).status == 200
