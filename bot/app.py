@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable, Coroutine, Iterable
+from collections.abc import Awaitable, Callable, Coroutine, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, cast
@@ -13,7 +13,9 @@ from typing import Any, cast
 import httpx
 from aiohttp import web, web_response
 from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
-from slack_bolt.async_app import AsyncApp
+from slack_bolt.async_app import AsyncApp, AsyncBoltContext
+from slack_bolt.oauth.async_oauth_settings import AsyncOAuthSettings
+from slack_bolt.response import BoltResponse
 
 from bot.container import Container, build_container, secret_value, utc_now
 from bot.scheduler import BotScheduler, build_scheduler, start_scheduler, stop_scheduler
@@ -40,12 +42,16 @@ from services.db.engine import Database
 from services.mapping import MappingGaps, describe_gaps
 from services.payments import PaymentResult
 from services.routing import RoutingConfig, load_routing
+from services.workspaces import enter_team, in_team
+from slack_adapter.workspaces import SlackClients, build_state_store
 
 __all__ = ["SERVER_NAME", "BotApp", "build_app", "server_options"]
 
 logger = logging.getLogger(__name__)
 
 SLACK_EVENTS_PATH = "/slack/events"
+INSTALL_PATH = "/slack/install"  # Bolt's defaults (several workspaces only)
+OAUTH_REDIRECT_PATH = "/slack/oauth_redirect"
 # What the Server header says: no framework, no versions.
 SERVER_NAME = "finance-handoff-bot"
 WORKER_STOP_SECONDS = 5.0  # how long shut-down lets the outbox pass under way finish
@@ -150,7 +156,11 @@ def build_bolt(container: Container) -> AsyncApp:
         client=container.slack,
         signing_secret=secret_value(settings.slack_signing_secret),
         process_before_response=settings.slack_process_before_response,
+        oauth_settings=oauth_settings(container),
     )
+    if container.workspaces is not None:
+        bolt.middleware(in_request_team)
+    register_uninstalls(bolt, container.workspaces)
     replays.register(bolt, container.seen)
     actions.register(bolt, container)
     reissue.register(bolt, container)
@@ -160,6 +170,94 @@ def build_bolt(container: Container) -> AsyncApp:
     messages.register(bolt, container)
     errors.register(bolt)
     return bolt
+
+
+def oauth_settings(container: Container) -> AsyncOAuthSettings | None:
+    """Slack's OAuth install flow, when several workspaces are served (else None: one token).
+
+    Installs and install states live in the bot's database (slack_sdk's async SQLAlchemy stores,
+    tables from migration 0011), bot tokens encrypted with CONNECTOR_ENCRYPTION_KEY.
+    """
+    workspaces = container.workspaces
+    if workspaces is None:
+        return None
+    settings = container.settings
+    return AsyncOAuthSettings(
+        client_id=settings.slack_client_id,
+        client_secret=secret_value(settings.slack_client_secret),
+        scopes=settings.bot_scopes(),
+        user_scopes=[],
+        redirect_uri=settings.install_redirect_uri(),
+        install_path=INSTALL_PATH,
+        redirect_uri_path=OAUTH_REDIRECT_PATH,
+        authorization_url=settings.slack_authorize_url,
+        installation_store=workspaces.store,
+        installation_store_bot_only=True,
+        state_store=build_state_store(container.db.engine, settings.slack_install_state_seconds),
+        state_expiration_seconds=settings.slack_install_state_seconds,
+        logger=logging.getLogger("slack_bolt.oauth"),
+    )
+
+
+async def in_request_team(
+    context: AsyncBoltContext, next: Callable[[], Awaitable[BoltResponse]]
+) -> BoltResponse | None:
+    """Bolt middleware (several workspaces): the listener, and the work it starts, run for the
+    team the request came from, so the bot's client uses that workspace's token.
+
+    Bolt runs its listeners after the middleware has returned, so this sets the team for the rest
+    of the dispatch; ``slack_events`` scopes the whole dispatch (``in_team``).
+    """
+    enter_team(context.team_id)
+    return await next()
+
+
+UNINSTALL_EVENTS = ("app_uninstalled", "tokens_revoked")
+
+
+def register_uninstalls(bolt: AsyncApp, workspaces: SlackClients | None) -> None:
+    """A workspace that uninstalls the app (or revokes its token) is forgotten: its install is
+    deleted, so its deliveries are refused and nothing more is sent there. With one token these
+    events are only acknowledged (the token stops working; nothing is stored)."""
+
+    async def uninstalled(event: dict[str, Any], context: AsyncBoltContext) -> None:
+        if workspaces is None:
+            return
+        if event.get("type") == "tokens_revoked" and not (event.get("tokens") or {}).get("bot"):
+            return  # a user's token: this bot keeps none
+        await workspaces.store.async_delete_all(
+            enterprise_id=context.enterprise_id, team_id=context.team_id
+        )
+        if context.team_id:
+            workspaces.forget(context.team_id)
+        logger.warning("Slack workspace %s uninstalled the app", context.team_id)
+
+    for event in UNINSTALL_EVENTS:
+        bolt.event(event)(uninstalled)
+
+
+def add_install_routes(web_app: web.Application, bolt: AsyncApp) -> None:
+    """``GET /slack/install`` (the Add to Slack page) and ``/slack/oauth_redirect`` (Slack sends
+    the installer back here), when Bolt has an OAuth flow."""
+    flow = bolt.oauth_flow
+    if flow is None:
+        return
+
+    async def install(request: web.Request) -> web.Response:
+        return await to_aiohttp_response(
+            await flow.handle_installation(await to_bolt_request(request))
+        )
+
+    async def redirect(request: web.Request) -> web.Response:
+        response = await flow.handle_callback(await to_bolt_request(request))
+        if response.status != 200:
+            logger.warning("refused a Slack install: answered %s", response.status)
+        else:
+            logger.info("Slack install completed")
+        return await to_aiohttp_response(response)
+
+    web_app.router.add_get(flow.install_path, install)
+    web_app.router.add_get(flow.redirect_uri_path, redirect)
 
 
 async def _log_mapping_gaps(db: Database) -> None:
@@ -212,7 +310,8 @@ def build_app(
 
     async def slack_events(request: web.Request) -> web.Response:
         try:
-            response = await bolt.async_dispatch(await to_bolt_request(request))
+            with in_team(None):  # the team Bolt's middleware names is this request's only
+                response = await bolt.async_dispatch(await to_bolt_request(request))
         except Exception:
             # Bolt parses the payload before any listener runs: a signed but malformed body
             # (no actions, a view without state) must not surface as a 500 and a traceback.
@@ -229,18 +328,24 @@ def build_app(
         return await to_aiohttp_response(response)
 
     web_app.router.add_post(SLACK_EVENTS_PATH, slack_events)
+    add_install_routes(web_app, bolt)
     dialnexa.register(
         web_app,
         container.intake,
         secret_value(settings.dialnexa_webhook_secret),
         on_accepted=outbox.kick,
+        teams=container.workspaces,
     )
     readiness = health.Readiness()
     health.register(web_app, db, mode=mode.value, readiness=readiness)
     payments = container.payments
 
     async def show_payment(result: PaymentResult) -> None:
-        await plisio_callback.show_payment(result, container)
+        team = None
+        if container.worker.team_of is not None and result.handoff_id is not None:
+            team = await container.worker.team_of(result.handoff_id)
+        with in_team(team):
+            await plisio_callback.show_payment(result, container)
 
     plisio_callback.register(
         web_app, payments, container.connectors.provider, on_applied=show_payment

@@ -2,18 +2,20 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
 import httpx
+from slack_sdk.http_retry.async_handler import AsyncRetryHandler
 from slack_sdk.http_retry.builtin_async_handlers import (
     AsyncConnectionErrorRetryHandler,
     AsyncRateLimitErrorRetryHandler,
     AsyncServerErrorRetryHandler,
 )
 from slack_sdk.web.async_client import AsyncWebClient
+from sqlalchemy import select
 
 from bot.settings import BotMode, Settings
 from connectors.base import Connector
@@ -37,8 +39,10 @@ from services.permissions import Actor
 from services.reminders import ReminderService
 from services.routing import RoutingConfig, is_approver
 from services.worker import Worker
+from services.workspaces import in_team
 from slack_adapter import SlackAdapter, build_slack_adapter
 from slack_adapter.directory import SlackDirectory
+from slack_adapter.workspaces import EncryptedInstallationStore, SlackClients, TeamRoutedClient
 
 __all__ = [
     "Actors",
@@ -47,6 +51,7 @@ __all__ = [
     "RoutingSource",
     "build_container",
     "build_slack_client",
+    "build_workspaces",
     "secret_value",
     "utc_now",
 ]
@@ -62,18 +67,60 @@ def secret_value(value: object) -> str:
     return str(getter()) if getter else ""
 
 
+def _retry_handlers() -> list[AsyncRetryHandler]:
+    return [
+        AsyncConnectionErrorRetryHandler(max_retry_count=2),
+        AsyncRateLimitErrorRetryHandler(max_retry_count=8),
+        AsyncServerErrorRetryHandler(max_retry_count=3),
+    ]
+
+
 def build_slack_client(token: str, base_url: str) -> AsyncWebClient:
     """A Web API client that waits out 429s (Retry-After) and retries 5xx and dropped connections."""
     return AsyncWebClient(
-        token=token,
-        base_url=base_url,
-        timeout=15,
-        retry_handlers=[
-            AsyncConnectionErrorRetryHandler(max_retry_count=2),
-            AsyncRateLimitErrorRetryHandler(max_retry_count=8),
-            AsyncServerErrorRetryHandler(max_retry_count=3),
-        ],
+        token=token, base_url=base_url, timeout=15, retry_handlers=_retry_handlers()
     )
+
+
+def build_workspaces(settings: Settings, db: Database) -> tuple[SlackClients, AsyncWebClient]:
+    """Several workspaces (OAuth installs): each team's clients, and the one client that picks
+    the current team's token for every call (``slack_adapter.workspaces``)."""
+    store = EncryptedInstallationStore(
+        settings.slack_client_id or "", db.engine, secret_value(settings.connector_encryption_key)
+    )
+    clients = SlackClients(store, lambda token: build_slack_client(token, settings.slack_api_url))
+    routed = TeamRoutedClient(
+        clients.token_for,
+        base_url=settings.slack_api_url,
+        timeout=15,
+        retry_handlers=_retry_handlers(),
+    )
+    return clients, routed
+
+
+def handoff_team(db: Database) -> Callable[[str], Awaitable[str | None]]:
+    """The Slack team a handoff belongs to (several workspaces), for the outbox worker."""
+
+    async def team_of(handoff_id: str) -> str | None:
+        async with db.reads() as session:
+            return await session.scalar(
+                select(HandoffRow.team_id).where(HandoffRow.id == handoff_id)
+            )
+
+    return team_of
+
+
+def in_handoffs_team(
+    team_of: Callable[[str], Awaitable[str | None]],
+    changed: Callable[[str], Awaitable[object]],
+) -> Callable[[str], Awaitable[object]]:
+    """``changed(handoff_id)`` run for the handoff's team (several workspaces)."""
+
+    async def run(handoff_id: str) -> object:
+        with in_team(await team_of(handoff_id)):
+            return await changed(handoff_id)
+
+    return run
 
 
 class RoutingSource:
@@ -158,6 +205,8 @@ class Container:
     connectors: Connectors  # the connector runtime, the event log, the payment provider
     payments: PaymentUpdates  # applies verified payment callbacks
     clock: Callable[[], datetime] = utc_now
+    # Several workspaces (SLACK_CLIENT_ID): each installed team's client; None with one token.
+    workspaces: SlackClients | None = None
 
     @property
     def routing(self) -> RoutingConfig:
@@ -196,7 +245,11 @@ def build_container(
     live_routing = RoutingSource(routing)
     db = Database(settings.effective_database_url(), schema=settings.database_schema)
     # Intake and handoffs keep the routing they started with; the rest reads live_routing.
-    slack = build_slack_client(secret_value(settings.slack_bot_token), settings.slack_api_url)
+    workspaces: SlackClients | None = None
+    if settings.multi_workspace and mode is BotMode.SLACK:
+        workspaces, slack = build_workspaces(settings, db)
+    else:
+        slack = build_slack_client(secret_value(settings.slack_bot_token), settings.slack_api_url)
     http_client = http or build_http_client()
     plisio = PlisioClient(
         secret_value(settings.plisio_secret_key), http=http_client, base_url=settings.plisio_api_url
@@ -264,15 +317,23 @@ def build_container(
         events=events,
     )
     # Every outbox kind has its handler before anything runs.
-    worker = Worker(outbox, lanes=adapter.lanes, poll_seconds=settings.outbox_poll_seconds)
+    worker = Worker(
+        outbox,
+        lanes=adapter.lanes,
+        poll_seconds=settings.outbox_poll_seconds,
+        team_of=handoff_team(db) if workspaces is not None else None,
+    )
     adapter.register(worker)
     worker.register(OutboxKind.CREATE_INVOICE, invoicing.create_invoice)
     worker.register(OutboxKind.LOOKUP_INVOICES, invoicing.lookup_invoices)
     worker.register(OutboxKind.CONNECTOR, connectors.runtime.run)
+    refresh: Callable[[str], Awaitable[object]] = adapter.messages.refresh
+    if workspaces is not None:  # the scheduler's refund release runs outside any team's work
+        refresh = in_handoffs_team(handoff_team(db), adapter.messages.refresh)
     # What a connector learns or links shows on the handoff's message as it arrives.
-    connectors.runtime.watch(adapter.messages.refresh)
+    connectors.runtime.watch(refresh)
     # So does a refund the release job sent to Stripe.
-    connectors.refund_service.watch(adapter.messages.refresh)
+    connectors.refund_service.watch(refresh)
     return Container(
         settings=settings,
         mode=mode,
@@ -304,4 +365,5 @@ def build_container(
         connectors=connectors,
         payments=PaymentUpdates(db, clock=clock, events=events),
         clock=clock,
+        workspaces=workspaces,
     )

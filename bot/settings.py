@@ -11,10 +11,24 @@ from pathlib import Path
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-__all__ = ["BotMode", "ConfigError", "Settings", "load_settings"]
+__all__ = ["DEFAULT_BOT_SCOPES", "BotMode", "ConfigError", "Settings", "load_settings"]
 
 DEFAULT_SQLITE_URL = "sqlite+aiosqlite:///./data/finance-handoff-bot.db"
 DEFAULT_SANDBOX_SQLITE_URL = "sqlite+aiosqlite:///./data/sandbox.db"
+# The bot scopes manifest.yml asks for (a test keeps them in step); what an OAuth install grants.
+DEFAULT_BOT_SCOPES = (
+    "app_mentions:read",
+    "assistant:write",
+    "channels:history",
+    "chat:write",
+    "commands",
+    "groups:history",
+    "im:history",
+    "im:write",
+    "users:read",
+    "users:read.email",
+    "usergroups:read",
+)
 
 
 class BotMode(StrEnum):
@@ -42,6 +56,18 @@ class Settings(BaseSettings):
     slack_bot_token: SecretStr | None = None
     slack_signing_secret: SecretStr | None = None
     slack_app_token: SecretStr | None = None
+    # Several workspaces: Slack's OAuth install flow (/slack/install) instead of one bot token.
+    # On when both are set; each install's bot token is stored encrypted with
+    # CONNECTOR_ENCRYPTION_KEY (required then).
+    slack_client_id: str | None = None
+    slack_client_secret: SecretStr | None = None
+    # Where Slack sends installers back (default: PUBLIC_URL + /slack/oauth_redirect).
+    slack_install_redirect_uri: str | None = None
+    slack_scopes: str = ",".join(DEFAULT_BOT_SCOPES)  # comma-separated bot scopes to request
+    # Slack's "Allow" page (tests and the sandbox point it at their loopback double).
+    slack_authorize_url: str = "https://slack.com/oauth/v2/authorize"
+    # How long an install link (its OAuth state) stays good.
+    slack_install_state_seconds: int = Field(default=600, ge=60, le=3600)
     slack_api_url: str = "https://slack.com/api/"
     plisio_secret_key: SecretStr | None = None
     plisio_api_url: str = "https://api.plisio.net/api/v1"
@@ -135,8 +161,21 @@ class Settings(BaseSettings):
         return self.slack_app_token is not None
 
     @property
+    def multi_workspace(self) -> bool:
+        """Slack's OAuth install flow serves several workspaces (else one bot token)."""
+        return self.slack_client_id is not None and self.slack_client_secret is not None
+
+    @property
     def slack_configured(self) -> bool:
-        return self.slack_bot_token is not None and self.slack_signing_secret is not None
+        token = self.slack_bot_token is not None or self.multi_workspace
+        return token and self.slack_signing_secret is not None
+
+    def install_redirect_uri(self) -> str:
+        """Where Slack sends an installer back (it must be one of the app's redirect URLs)."""
+        return self.slack_install_redirect_uri or f"{self.public_url}/slack/oauth_redirect"
+
+    def bot_scopes(self) -> list[str]:
+        return [scope.strip() for scope in self.slack_scopes.split(",") if scope.strip()]
 
     def effective_mode(self) -> BotMode:
         """Slack when Slack is configured (or demanded), else the local sandbox."""
@@ -152,12 +191,15 @@ class Settings(BaseSettings):
 
     def missing_for_slack(self) -> list[str]:
         """Names of the settings production (Slack) mode needs but does not have."""
-        required = {
-            "SLACK_BOT_TOKEN": self.slack_bot_token,
+        required: dict[str, object] = {
             "SLACK_SIGNING_SECRET": self.slack_signing_secret,
             "PLISIO_SECRET_KEY": self.plisio_secret_key,
             "DIALNEXA_WEBHOOK_SECRET": self.dialnexa_webhook_secret,
         }
+        if self.multi_workspace:  # installs' tokens are stored encrypted
+            required["CONNECTOR_ENCRYPTION_KEY"] = self.connector_encryption_key
+        else:
+            required = {"SLACK_BOT_TOKEN": self.slack_bot_token, **required}
         return [name for name, value in required.items() if value is None]
 
 

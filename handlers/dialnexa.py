@@ -1,4 +1,10 @@
-"""POST /dialnexa/handoffs: the signed finance handoff webhook."""
+"""POST /dialnexa/handoffs: the signed finance handoff webhook.
+
+When one deployment serves several Slack workspaces, a delivery names its workspace with the
+``X-Slack-Team-Id`` header or the ``?team=T…`` query parameter (neither is covered by the
+signature, which signs the body); without either it goes to the only installed workspace, and is
+refused (422, naming ``team``) when several are installed.
+"""
 
 from __future__ import annotations
 
@@ -9,13 +15,38 @@ from collections.abc import Callable
 from aiohttp import web
 
 from services.db.engine import DatabaseUnavailable
-from services.intake import MAX_BODY_BYTES, HandoffIntake, IntakeError, parse_delivery
+from services.intake import (
+    MAX_BODY_BYTES,
+    FieldProblem,
+    HandoffIntake,
+    IntakeError,
+    parse_delivery,
+)
+from services.workspaces import TeamResolver, WorkspaceUnknown
 
-__all__ = ["PATH", "register"]
+__all__ = ["PATH", "TEAM_HEADER", "TEAM_PARAMETER", "register"]
 
 logger = logging.getLogger(__name__)
 
 PATH = "/dialnexa/handoffs"
+TEAM_HEADER = "X-Slack-Team-Id"
+TEAM_PARAMETER = "team"
+
+
+async def _team(request: web.Request, teams: TeamResolver | None) -> str | None:
+    """The installed workspace a delivery is for (None: single-token mode)."""
+    if teams is None:
+        return None
+    named = request.headers.get(TEAM_HEADER) or request.query.get(TEAM_PARAMETER) or None
+    try:
+        return await teams.resolve(named.strip() if named else None)
+    except WorkspaceUnknown as exc:
+        raise IntakeError(
+            422,
+            "unknown_team",
+            f"{exc} (header {TEAM_HEADER} or query parameter {TEAM_PARAMETER})",
+            [FieldProblem(TEAM_PARAMETER, str(exc))],
+        ) from None
 
 
 async def _read_limited(request: web.Request) -> bytes:
@@ -36,6 +67,7 @@ def make_handler(
     *,
     on_accepted: Callable[[], None] = lambda: None,
     now: Callable[[], float] = time.time,
+    teams: TeamResolver | None = None,
 ) -> Callable[[web.Request], object]:
     """The aiohttp handler for one intake service and webhook secret."""
 
@@ -50,9 +82,10 @@ def make_handler(
                 secret=secret,
                 now=now(),
             )
-            result = await intake.store(handoff)
+            team_id = await _team(request, teams)
+            result = await intake.store(handoff, team_id=team_id)
         except IntakeError as exc:
-            if exc.status == 401:
+            if exc.status == 401 or exc.error == "unknown_team":
                 logger.warning("refused DialNexa delivery: %s", exc.message)
             return web.json_response(exc.to_json(), status=exc.status)
         except DatabaseUnavailable:
@@ -80,7 +113,9 @@ def register(
     secret: str,
     *,
     on_accepted: Callable[[], None] = lambda: None,
+    teams: TeamResolver | None = None,
 ) -> None:
-    """Add the webhook route; ``on_accepted`` wakes the poster after a new handoff is stored."""
-    handler = make_handler(intake, secret, on_accepted=on_accepted)
+    """Add the webhook route; ``on_accepted`` wakes the poster after a new handoff is stored;
+    ``teams`` names the workspace of each delivery when several are installed."""
+    handler = make_handler(intake, secret, on_accepted=on_accepted, teams=teams)
     web_app.router.add_post(PATH, handler)  # type: ignore[arg-type]

@@ -18,6 +18,7 @@ from typing import Any
 
 from aiohttp import web
 
+from sandbox.slack_oauth import AUTHORIZE_PATH, SlackOAuth
 from sandbox.slack_objects import (
     ChangeListener,
     Channel,
@@ -51,6 +52,7 @@ class RecordedCall:
     at: float
     status: int = 200
     error: str | None = None
+    team: str | None = None  # the workspace whose bot token made the call
 
     @property
     def ok(self) -> bool:
@@ -161,6 +163,8 @@ class SlackAPI:
     ) -> None:
         self.workspace = workspace
         self.bot_token = bot_token
+        # OAuth installs: more workspaces' bot tokens (see sandbox/slack_oauth.py).
+        self.oauth = SlackOAuth(workspace, bot_token)
         self.per_channel_post_rate = per_channel_post_rate
         self.per_channel_burst = per_channel_burst
         self.clock = clock
@@ -189,6 +193,7 @@ class SlackAPI:
         self.responses: defaultdict[str, list[JsonDict]] = defaultdict(list)
         self.app = web.Application()
         self.app.router.add_route("*", "/api/{method}", self._handle)
+        self.app.router.add_get(AUTHORIZE_PATH, self.oauth.authorize)
         self.app.router.add_post("/respond/{key}", self._respond)
 
     # -- test and sandbox helpers --
@@ -196,7 +201,7 @@ class SlackAPI:
     @property
     def methods(self) -> frozenset[str]:
         """The Web API methods this fake answers."""
-        return frozenset(self._methods)
+        return frozenset(self._methods) | {"oauth.v2.access"}
 
     @property
     def on_change(self) -> list[ChangeListener]:
@@ -271,12 +276,15 @@ class SlackAPI:
         except SlackError as exc:
             self.calls.append(RecordedCall(method, {}, at, 200, exc.error))
             return _error_response(exc)
+        if method == "oauth.v2.access":  # client credentials, not a token
+            return self._oauth_access(request, raw, at)
         body_token = raw.pop("token", None)
         token = _bearer(request) or (str(body_token) if body_token else None)
         args = _decode_json_fields(raw)
         status, body, headers = self._answer(method, token, _Args(args))
+        error = None if body.get("ok") else body.get("error")
         self.calls.append(
-            RecordedCall(method, args, at, status, None if body.get("ok") else body.get("error"))
+            RecordedCall(method, args, at, status, error, team=self.oauth.team_of(token))
         )
         if status == 429:
             self.rate_limited_count += 1
@@ -293,16 +301,30 @@ class SlackAPI:
             return 200, {"ok": False, "error": "unknown_method", "req_method": method}, {}
         if not token:
             return 200, {"ok": False, "error": "not_authed"}, {}
-        if token != self.bot_token:
+        team = self.oauth.team_of(token)
+        if team is None:
             return 200, {"ok": False, "error": "invalid_auth"}, {}
         wait = self._rate_limit(method, args)
         if wait > 0:
             retry_after = str(max(1, math.ceil(wait)))
             return 429, {"ok": False, "error": "ratelimited"}, {"Retry-After": retry_after}
         try:
-            return 200, {"ok": True, **handler(args)}, {}
+            answer = handler(args)
         except SlackError as exc:
             return 200, _error_body(exc), {}
+        if method == "auth.test" and team != self.workspace.team_id:  # an installed workspace
+            answer = {**answer, "team_id": team, "team": self.oauth.team_names.get(team, team)}
+        return 200, {"ok": True, **answer}, {}
+
+    def _oauth_access(self, request: web.Request, raw: JsonDict, at: float) -> web.Response:
+        args = {k: v for k, v in raw.items() if k != "client_secret"}
+        try:
+            body = {"ok": True, **self.oauth.access(request.headers.get("Authorization"), raw)}
+        except SlackError as exc:
+            body = _error_body(exc)
+        error = None if body.get("ok") else str(body.get("error"))
+        self.calls.append(RecordedCall("oauth.v2.access", args, at, 200, error))
+        return web.json_response(body)
 
     async def _read_args(self, request: web.Request) -> JsonDict:
         values: JsonDict = dict(request.query)

@@ -26,6 +26,7 @@ from typing import Protocol
 
 from services.events import OutboxKind
 from services.outbox import ClaimedItem, Outbox
+from services.workspaces import in_team
 
 __all__ = [
     "BACKGROUND_KINDS",
@@ -75,8 +76,11 @@ class Worker:
         *,
         lanes: Lanes | None = None,
         poll_seconds: float = 1.0,
+        team_of: Callable[[str], Awaitable[str | None]] | None = None,
     ) -> None:
         self.outbox = outbox
+        # Several Slack workspaces: the team of an item's handoff, which its handler runs in.
+        self.team_of = team_of
         self.lanes = lanes
         self.poll_seconds = poll_seconds
         self._handlers: dict[OutboxKind, Handler] = dict(handlers or {})
@@ -194,7 +198,11 @@ class Worker:
             await self.outbox.give_up(item.id, f"unknown outbox kind {item.kind!r}")
             return
         try:
-            await handler(item)
+            team = None
+            if self.team_of is not None and item.handoff_id is not None:
+                team = await self.team_of(item.handoff_id)
+            with in_team(team):
+                await handler(item)
         except asyncio.CancelledError:
             raise
         except Exception as exc:

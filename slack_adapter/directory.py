@@ -10,6 +10,8 @@ from typing import Any
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
+from services.workspaces import current_team
+
 __all__ = ["SlackDirectory"]
 
 logger = logging.getLogger(__name__)
@@ -34,6 +36,13 @@ class _TTLCache:
         self._data[key] = (self._clock() + (self._ttl if ttl is None else ttl), value)
 
 
+def _in_team(key: str) -> str:
+    """A cache key of the workspace the work under way is for (several workspaces: an email
+    names a different user in each)."""
+    team = current_team()
+    return key if team is None else f"{team}:{key}"
+
+
 class SlackDirectory:
     """Resolves people through the Web API, caching answers for a few minutes."""
 
@@ -51,12 +60,13 @@ class SlackDirectory:
 
     async def user_for_email(self, email: str) -> str | None:
         """The Slack user id for an email, or None when nobody in the workspace has it."""
-        key = email.strip().lower()
+        address = email.strip().lower()
+        key = _in_team(address)
         found, value = self._users.get(key)
         if found:
             return value  # type: ignore[no-any-return]
         try:
-            response = await self._client.users_lookupByEmail(email=key)
+            response = await self._client.users_lookupByEmail(email=address)
         except SlackApiError as exc:
             if exc.response.get("error") == "users_not_found":
                 self._users.put(key, None, ttl=60)
@@ -70,7 +80,7 @@ class SlackDirectory:
         """Everyone in the given user groups (a group that cannot be read counts as empty)."""
         members: set[str] = set()
         for group_id in group_ids:
-            found, value = self._groups.get(group_id)
+            found, value = self._groups.get(_in_team(group_id))
             if not found:
                 try:
                     response = await self._client.usergroups_users_list(usergroup=group_id)
@@ -78,7 +88,7 @@ class SlackDirectory:
                 except SlackApiError:
                     logger.exception("could not read user group %s", group_id)
                     value = frozenset()
-                self._groups.put(group_id, value)
+                self._groups.put(_in_team(group_id), value)
             members |= value
         return frozenset(members)
 

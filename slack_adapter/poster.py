@@ -27,6 +27,7 @@ from slack_adapter.directory import SlackDirectory
 from slack_adapter.history import find_posted
 from slack_adapter.messages import HandoffMessages
 from slack_adapter.pacing import Pacers, RateLimited, retry_after
+from slack_adapter.workspaces import TeamRoutedClient
 
 __all__ = ["METADATA_EVENT", "RATE_LIMITED_TRIES", "UNPOSTABLE", "HandoffPoster", "no_retry_client"]
 
@@ -40,6 +41,8 @@ RATE_LIMITED_TRIES = 5  # 429s one post may meet before its outbox item backs of
 
 def no_retry_client(slack: AsyncWebClient) -> AsyncWebClient:
     """``slack``'s twin that retries nothing (a retried 5xx could post twice)."""
+    if isinstance(slack, TeamRoutedClient):  # several workspaces: keep choosing the token
+        return slack.without_retries()
     return AsyncWebClient(
         token=slack.token, base_url=slack.base_url, timeout=slack.timeout, retry_handlers=[]
     )

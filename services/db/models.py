@@ -10,6 +10,7 @@ from sqlalchemy import (
     JSON,
     BigInteger,
     Boolean,
+    DateTime,
     ForeignKey,
     Index,
     Integer,
@@ -32,6 +33,9 @@ __all__ = [
     "OutboxItem",
     "RefundRow",
     "SeenInteraction",
+    "SlackBotRow",
+    "SlackInstallationRow",
+    "SlackOAuthStateRow",
 ]
 
 # An autoincrementing 64-bit id; SQLite only autoincrements INTEGER PRIMARY KEY.
@@ -79,6 +83,9 @@ class HandoffRow(Base):
     next_reminder_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     reminder_step: Mapped[int] = mapped_column(Integer, default=0)
     snoozed_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # The Slack workspace it belongs to when one deployment serves several (OAuth installs);
+    # empty in single-token mode.
+    team_id: Mapped[str | None] = mapped_column(String(32))
 
     __table_args__ = (
         Index("ix_handoffs_next_reminder_at", "next_reminder_at"),
@@ -245,3 +252,85 @@ class RefundRow(Base):
     error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+# Slack's OAuth installs (multi-workspace mode): the tables of slack_sdk's SQLAlchemy installation
+# and OAuth state stores (``slack_sdk.oauth.*.sqlalchemy``), column for column, except that the
+# token columns are Text: this bot stores them Fernet-encrypted (slack_adapter/workspaces.py),
+# which is longer than the plain token. The stores keep naive UTC datetimes (plain DateTime).
+
+
+class SlackInstallationRow(Base):
+    __tablename__ = "slack_installations"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    client_id: Mapped[str] = mapped_column(String(32))
+    app_id: Mapped[str] = mapped_column(String(32))
+    enterprise_id: Mapped[str | None] = mapped_column(String(32))
+    enterprise_name: Mapped[str | None] = mapped_column(String(200))
+    enterprise_url: Mapped[str | None] = mapped_column(String(200))
+    team_id: Mapped[str | None] = mapped_column(String(32))
+    team_name: Mapped[str | None] = mapped_column(String(200))
+    bot_token: Mapped[str | None] = mapped_column(Text)
+    bot_id: Mapped[str | None] = mapped_column(String(32))
+    bot_user_id: Mapped[str | None] = mapped_column(String(32))
+    bot_scopes: Mapped[str | None] = mapped_column(String(1000))
+    bot_refresh_token: Mapped[str | None] = mapped_column(Text)
+    bot_token_expires_at: Mapped[datetime | None] = mapped_column(DateTime)
+    user_id: Mapped[str] = mapped_column(String(32))
+    user_token: Mapped[str | None] = mapped_column(Text)
+    user_scopes: Mapped[str | None] = mapped_column(String(1000))
+    user_refresh_token: Mapped[str | None] = mapped_column(Text)
+    user_token_expires_at: Mapped[datetime | None] = mapped_column(DateTime)
+    incoming_webhook_url: Mapped[str | None] = mapped_column(String(200))
+    incoming_webhook_channel: Mapped[str | None] = mapped_column(String(200))
+    incoming_webhook_channel_id: Mapped[str | None] = mapped_column(String(200))
+    incoming_webhook_configuration_url: Mapped[str | None] = mapped_column(String(200))
+    is_enterprise_install: Mapped[bool] = mapped_column(Boolean, default=False)
+    token_type: Mapped[str | None] = mapped_column(String(32))
+    installed_at: Mapped[datetime] = mapped_column(DateTime)
+
+    __table_args__ = (
+        Index(
+            "slack_installations_idx",
+            "client_id",
+            "enterprise_id",
+            "team_id",
+            "user_id",
+            "installed_at",
+        ),
+    )
+
+
+class SlackBotRow(Base):
+    __tablename__ = "slack_bots"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    client_id: Mapped[str] = mapped_column(String(32))
+    app_id: Mapped[str] = mapped_column(String(32))
+    enterprise_id: Mapped[str | None] = mapped_column(String(32))
+    enterprise_name: Mapped[str | None] = mapped_column(String(200))
+    team_id: Mapped[str | None] = mapped_column(String(32))
+    team_name: Mapped[str | None] = mapped_column(String(200))
+    bot_token: Mapped[str | None] = mapped_column(Text)
+    bot_id: Mapped[str | None] = mapped_column(String(32))
+    bot_user_id: Mapped[str | None] = mapped_column(String(32))
+    bot_scopes: Mapped[str | None] = mapped_column(String(1000))
+    bot_refresh_token: Mapped[str | None] = mapped_column(Text)
+    bot_token_expires_at: Mapped[datetime | None] = mapped_column(DateTime)
+    is_enterprise_install: Mapped[bool] = mapped_column(Boolean, default=False)
+    installed_at: Mapped[datetime] = mapped_column(DateTime)
+
+    __table_args__ = (
+        Index("slack_bots_idx", "client_id", "enterprise_id", "team_id", "installed_at"),
+    )
+
+
+class SlackOAuthStateRow(Base):
+    """An install's ``state``: issued by /slack/install, consumed once by the redirect."""
+
+    __tablename__ = "slack_oauth_states"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    state: Mapped[str] = mapped_column(String(200))
+    expire_at: Mapped[datetime] = mapped_column(DateTime)

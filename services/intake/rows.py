@@ -152,4 +152,5 @@ def handoff_values(
         "next_reminder_at": first_reminder_at(deadline, heads_up_minutes),
         "reminder_step": 0,
         "snoozed_until": None,
+        "team_id": None,  # the Slack workspace, when several are installed (set by the intake)
     }

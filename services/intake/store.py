@@ -23,6 +23,7 @@ from services.handoff_model import Handoff
 from services.intake.rows import prepare
 from services.redaction import redact_handoff
 from services.routing import RoutingConfig, decide
+from services.workspaces import current_team
 
 __all__ = ["MAX_BATCH", "HandoffIntake", "IntakeResult"]
 
@@ -73,9 +74,15 @@ class HandoffIntake:
         actor: str = "dialnexa",
         kind: str = "handoff",
         requested_by: str | None = None,
+        team_id: str | None = None,
     ) -> IntakeResult:
-        """Redact, route and store; a call ID already stored returns the first handoff's id."""
+        """Redact, route and store; a call ID already stored returns the first handoff's id.
+
+        ``team_id`` names the Slack workspace when several are installed (default: the one the
+        work under way is for, ``services.workspaces.current_team``; None in single-token mode).
+        """
         pending = self._prepare(handoff, actor=actor, kind=kind, requested_by=requested_by)
+        pending.row["team_id"] = team_id or current_team()
         self._queue.append(pending)
         if self._writer is None or self._writer.done():
             self._writer = asyncio.get_running_loop().create_task(self._drain())
