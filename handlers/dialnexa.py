@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
+from typing import cast
 
 from aiohttp import web
 
 from services.db.engine import DatabaseUnavailable
 from services.intake import MAX_BODY_BYTES, HandoffIntake, IntakeError, parse_delivery
+from services.telemetry import NO_TELEMETRY, Telemetry
 
 __all__ = ["PATH", "register"]
 
@@ -80,7 +82,25 @@ def register(
     secret: str,
     *,
     on_accepted: Callable[[], None] = lambda: None,
+    telemetry: Telemetry = NO_TELEMETRY,
 ) -> None:
-    """Add the webhook route; ``on_accepted`` wakes the poster after a new handoff is stored."""
-    handler = make_handler(intake, secret, on_accepted=on_accepted)
-    web_app.router.add_post(PATH, handler)  # type: ignore[arg-type]
+    """Add the webhook route; ``on_accepted`` wakes the poster after a new handoff is stored,
+    ``telemetry`` counts every answer by its HTTP status."""
+    handler = cast(
+        Callable[[web.Request], Awaitable[web.StreamResponse]],
+        make_handler(intake, secret, on_accepted=on_accepted),
+    )
+
+    async def counted(request: web.Request) -> web.StreamResponse:
+        try:
+            response = await handler(request)
+        except web.HTTPException as exc:
+            telemetry.intake_answered(exc.status)
+            raise
+        except Exception:
+            telemetry.intake_answered(500)  # aiohttp answers an unhandled error with a 500
+            raise
+        telemetry.intake_answered(response.status)
+        return response
+
+    web_app.router.add_post(PATH, counted)
