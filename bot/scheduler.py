@@ -1,6 +1,6 @@
 """The APScheduler jobs: reminders on an interval (and once at start-up),
-the low-priority digest on its cron, and the release of automatic refunds whose grace window is
-over (every 30 s).
+the low-priority digest on its cron, the release of automatic refunds whose grace window is
+over (every 30 s), and the finance lead's weekly summary on its cron when opted in.
 
 Both jobs only read and write the database, so the scheduler's memory does not grow with the
 number of handoffs, and every replica may run them: the claims in the database decide who sends.
@@ -25,6 +25,7 @@ __all__ = [
     "REFUND_JOB",
     "REFUND_RELEASE_SECONDS",
     "REMINDER_JOB",
+    "SUMMARY_JOB",
     "BotScheduler",
     "build_scheduler",
     "start_scheduler",
@@ -36,6 +37,7 @@ logger = logging.getLogger(__name__)
 REMINDER_JOB = "follow_up_reminders"
 DIGEST_JOB = "low_priority_digest"
 REFUND_JOB = "refund_release"
+SUMMARY_JOB = "weekly_summary"
 REFUND_RELEASE_SECONDS = 30  # a scheduled refund goes out at most this long after its grace
 
 
@@ -114,6 +116,24 @@ def build_scheduler(container: Container) -> BotScheduler:
             max_instances=1,
             coalesce=True,
             misfire_grace_time=300,
+        )
+    metrics = container.routing.metrics
+    if metrics.weekly_summary:
+        # The sandbox shows this week's summary at start-up too (its key keeps it once a week).
+        # APScheduler 3 reads an explicit next_run_time=None as "paused": it is left out instead.
+        at_start = {"next_run_time": datetime.now(UTC)} if container.sandbox else {}
+        scheduler.add_job(
+            scheduler.tracked(
+                container.summary.run_once,
+                on_failure="weekly summary run failed; the next run this week queues it",
+            ),
+            crontab_trigger(metrics.weekly_summary_cron, container.routing.metrics_timezone),
+            id=SUMMARY_JOB,
+            max_instances=1,
+            coalesce=True,
+            # A bot that was down at 09:00 still sends that morning (the key keeps it once).
+            misfire_grace_time=6 * 3600,
+            **at_start,
         )
     return scheduler
 
