@@ -5,7 +5,6 @@ from __future__ import annotations
 import re
 from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any
 
 import prometheus_client
 import pytest
@@ -15,6 +14,7 @@ from connectors.base import GiveUp, RetryAfter
 from sandbox.slack_state import Demo
 from services.events import EventType
 from tests.connectors.toy import ScriptedToy
+from tests.support.clock import FakeClock
 from tests.support.examples import example
 from tests.support.harness import Harness, running_bot
 
@@ -152,26 +152,18 @@ async def test_connector_retries_and_give_ups_are_counted(bot: Harness) -> None:
 
 
 async def test_timings_come_from_the_audit_log(tmp_path: Path) -> None:
-    async with running_bot(tmp_path, metrics_token=TOKEN) as bot:
+    clock = FakeClock()
+    async with running_bot(tmp_path, metrics_token=TOKEN, clock=clock) as bot:
         handoff_id = await bot.accept(example("create_invoice"))
-        response = await bot.approve(Demo.APPROVER_1, handoff_id)
-        assert response.status == 200
+        clock.advance(minutes=12)
+        assert (await bot.approve(Demo.APPROVER_1, handoff_id)).status == 200
         samples, _ = await scrape(bot)
-    for stage in ("first_action", "decision"):
-        labels: dict[str, Any] = {"workflow": "create_invoice", "stage": stage}
+    durations = samples["finance_bot_handoff_duration_seconds"]
+    for stage in ("first_action", "decision"):  # the approval was both, 12 minutes in
+        labels = {"workflow": "create_invoice", "stage": stage}
         assert value(samples, "finance_bot_handoff_duration_samples", **labels) == 1.0
-        median = value(samples, "finance_bot_handoff_duration_seconds", quantile="0.5", **labels)
-        assert median >= 0.0
-        assert (
-            frozenset({**labels, "quantile": "0.9"}.items())
-            in samples["finance_bot_handoff_duration_seconds"]
-        )
-    assert (
-        value(
-            samples,
-            "finance_bot_handoff_duration_samples",
-            workflow="create_invoice",
-            stage="payment",
-        )
-        == 0.0
-    )
+        for quantile in ("0.5", "0.9"):
+            assert durations[frozenset({**labels, "quantile": quantile}.items())] == 720.0
+    paid = {"workflow": "create_invoice", "stage": "payment"}
+    assert value(samples, "finance_bot_handoff_duration_samples", **paid) == 0.0
+    assert not any(dict(series)["stage"] == "payment" for series in durations)
