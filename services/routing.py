@@ -13,6 +13,7 @@ from decimal import Decimal
 from enum import StrEnum
 from pathlib import Path
 from typing import Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
@@ -156,6 +157,24 @@ class MetricsRules(_Section):
     weekly_summary_cron: str = "0 9 * * 1"  # crontab (min hour day month weekday): Monday 09:00
     timezone: str | None = None  # the cron's timezone; unset = [digest] timezone
     period_days: int = Field(default=7, ge=1, le=90)  # the Home tab's and the DM's window
+
+    @field_validator("weekly_summary_cron")
+    @classmethod
+    def _cron(cls, value: str) -> str:
+        from services.digest import crontab_trigger  # digest reads this module's Digest
+
+        crontab_trigger(value, "UTC")  # a bad field raises ValueError, named by the caller
+        return value
+
+    @field_validator("timezone")
+    @classmethod
+    def _zone(cls, value: str | None) -> str | None:
+        if value is not None:
+            try:
+                ZoneInfo(value)
+            except (ZoneInfoNotFoundError, ValueError):
+                raise ValueError(f"unknown timezone {value!r}") from None
+        return value
 
 
 class ContextRules(_Section):

@@ -21,7 +21,9 @@ from services.metrics import (
     summarize,
     timing,
 )
+from services.routing import RoutingConfigError
 from tests.support.db import fresh_database
+from tests.support.routing import make_routing
 
 NOW = datetime(2026, 11, 30, 9, 0, tzinfo=UTC)
 ANA, BEN, CARLOS = "U0APPROVER1", "U0APPROVER2", "U0BILLINGOPS"
@@ -231,3 +233,23 @@ async def test_backlog_counts_pending_work_and_the_oldest_due(db: Database) -> N
     assert backlog[OutboxKind.POST_HANDOFF.value] == Backlog(3, 300.0)
     assert backlog[OutboxKind.NUDGE.value] == Backlog(0, 0.0)
     assert set(backlog) >= {k.value for k in OutboxKind}
+
+
+@pytest.mark.parametrize(
+    ("section", "named"),
+    [
+        ({"weekly_summary_cron": "0 9 * *"}, "metrics.weekly_summary_cron"),
+        ({"weekly_summary_cron": "0 25 * * 1"}, "metrics.weekly_summary_cron"),
+        ({"timezone": "Mars/Olympus"}, "metrics.timezone"),
+        ({"period_days": 0}, "metrics.period_days"),
+    ],
+)
+def test_a_bad_metrics_section_names_its_key(section: dict[str, Any], named: str) -> None:
+    with pytest.raises(RoutingConfigError, match=named.replace(".", r"\.")):
+        make_routing(metrics=section)
+
+
+def test_the_summary_timezone_falls_back_to_the_digests() -> None:
+    assert make_routing(digest={"timezone": "Europe/Berlin"}).metrics_timezone == "Europe/Berlin"
+    both = make_routing(digest={"timezone": "Europe/Berlin"}, metrics={"timezone": "Asia/Tokyo"})
+    assert both.metrics_timezone == "Asia/Tokyo"
