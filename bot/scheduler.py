@@ -9,6 +9,7 @@ number of handoffs, and every replica may run them: the claims in the database d
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
@@ -119,21 +120,20 @@ def build_scheduler(container: Container) -> BotScheduler:
         )
     metrics = container.routing.metrics
     if metrics.weekly_summary:
-        # The sandbox shows this week's summary at start-up too (its key keeps it once a week).
-        # APScheduler 3 reads an explicit next_run_time=None as "paused": it is left out instead.
-        at_start = {"next_run_time": datetime.now(UTC)} if container.sandbox else {}
+        summary = container.summary
+        # At start-up too: a summary missed while the bot was down goes out now (its key keeps
+        # it once a week); the sandbox shows this week's whatever the day.
         scheduler.add_job(
             scheduler.tracked(
-                container.summary.run_once,
+                functools.partial(summary.run_once, force=container.sandbox),
                 on_failure="weekly summary run failed; the next run this week queues it",
             ),
             crontab_trigger(metrics.weekly_summary_cron, container.routing.metrics_timezone),
             id=SUMMARY_JOB,
+            next_run_time=datetime.now(UTC),
             max_instances=1,
             coalesce=True,
-            # A bot that was down at 09:00 still sends that morning (the key keeps it once).
-            misfire_grace_time=6 * 3600,
-            **at_start,
+            misfire_grace_time=None,
         )
     return scheduler
 

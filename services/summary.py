@@ -5,6 +5,10 @@ timezone``) queues one outbox item per lead and ISO week, keyed ``weekly_summary
 however often the job runs that week (a restart, a second replica), the key lets one item in, and
 the Slack adapter (``slack_adapter/summary.py``) sends it once. The item carries the period's end,
 so a retry sends the same numbers.
+
+The job also runs at start-up and then queues the summary only if this week's time has passed: a
+bot that was down on Monday morning sends it when it is back, and one restarted before the time
+sends nothing early.
 """
 
 from __future__ import annotations
@@ -12,17 +16,25 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from sqlalchemy.exc import IntegrityError
 
 from services.db.engine import Database
+from services.digest import crontab_trigger
 from services.events import OutboxKind
 from services.outbox import Outbox
 from services.routing import RoutingConfig
 
-__all__ = ["SUMMARY_KIND", "WeeklySummary", "iso_week", "summary_key", "summary_recipients"]
+__all__ = [
+    "SUMMARY_KIND",
+    "WeeklySummary",
+    "iso_week",
+    "summary_due",
+    "summary_key",
+    "summary_recipients",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -34,6 +46,18 @@ def iso_week(now: datetime, timezone: str) -> str:
     """The ISO week ``now`` falls in where the lead is, e.g. ``2026-W49``."""
     year, week, _ = now.astimezone(ZoneInfo(timezone)).isocalendar()
     return f"{year}-W{week:02d}"
+
+
+def summary_due(routing: RoutingConfig, now: datetime) -> bool:
+    """Has this week's summary time (its cron's first time this ISO week) come by ``now``?"""
+    zone = ZoneInfo(routing.metrics_timezone)
+    local = now.astimezone(zone)
+    monday = (local - timedelta(days=local.weekday())).replace(
+        hour=0, minute=0, second=0, microsecond=0
+    )
+    trigger = crontab_trigger(routing.metrics.weekly_summary_cron, routing.metrics_timezone)
+    first = trigger.get_next_fire_time(None, monday)
+    return first is not None and first <= now
 
 
 def summary_key(user_id: str, week: str) -> str:
@@ -64,12 +88,15 @@ class WeeklySummary:
         self._routing = routing
         self._clock = clock
 
-    async def run_once(self) -> int:
-        """Queue the summaries not queued yet this week; return how many were queued."""
+    async def run_once(self, *, force: bool = False) -> int:
+        """Queue the summaries not queued yet this week, once its time has come (``force``:
+        whatever the time, as the sandbox does at start-up); return how many were queued."""
         routing = self._routing()
         if not routing.metrics.weekly_summary:
             return 0
         now = self._clock()
+        if not force and not summary_due(routing, now):
+            return 0
         week = iso_week(now, routing.metrics_timezone)
         queued = 0
         for user in summary_recipients(routing):

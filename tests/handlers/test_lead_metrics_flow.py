@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from sqlalchemy import select
@@ -80,6 +80,18 @@ async def test_the_weekly_summary_is_sent_once_a_week(tmp_path: Path) -> None:
         assert await bot.deps.summary.run_once() == 1
         await bot.drain()
         assert len(summaries(bot, Demo.FIN_LEAD)) == 2
+
+
+async def test_nothing_goes_out_early_and_a_missed_monday_goes_out_when_back(
+    tmp_path: Path,
+) -> None:
+    clock = FakeClock(MONDAY_9 - timedelta(hours=1))  # a restart on Monday at 08:00
+    async with running_bot(tmp_path, routing=WEEKLY, clock=clock) as bot:
+        assert await bot.deps.summary.run_once() == 0
+        clock.advance(days=1, hours=1)  # down at 09:00; back on Tuesday
+        assert await bot.deps.summary.run_once() == 1
+        await bot.drain()
+        assert len(summaries(bot, Demo.FIN_LEAD)) == 1
 
 
 async def test_a_retried_summary_is_not_sent_twice(tmp_path: Path) -> None:
