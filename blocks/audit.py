@@ -200,6 +200,7 @@ VERBS = {
     "refresh_context": "refresh its context from the connected systems",
     "reverse_refund": "reverse automatic refunds on",
     "mark_refunded": "mark refunds as sent on",
+    "view_metrics": "see the finance team's metrics",
 }
 UNPAID_WHY = {
     "processing": "its Plisio invoice is still being created. It closes when the invoice is paid.",

@@ -22,9 +22,11 @@ from blocks.common import (
 )
 from blocks.handoff_context import context_texts
 from blocks.handoff_state import WORKFLOW_LABELS
+from blocks.metrics import lead_metrics_blocks
 from blocks.status import STATUS_LABELS
 from services.home import HomeItem, HomeSnapshot, RecentItem
 from services.mapping import describe_gaps
+from services.metrics import MetricsReport
 from services.states import CLOSED, HandoffStatus
 
 __all__ = ["VIEW_BLOCKS_MAX", "home_view"]
@@ -153,13 +155,16 @@ def home_view(
     now: datetime,
     links: Mapping[str, str],
     mapping_gaps: Mapping[str, int] | None = None,
+    metrics: MetricsReport | None = None,
 ) -> JSON:
     """The whole Home tab view for one person (``links``: handoff id -> message permalink;
-    ``mapping_gaps``: for admins, field -> open handoffs that arrived without it)."""
+    ``mapping_gaps``: for admins, field -> open handoffs that arrived without it; ``metrics``:
+    for the finance lead, the team's last 7 days)."""
     blocks: list[JSON] = [
         {"type": "header", "text": plain(HEADER, HEADER_MAX)},
         context(_counts(snapshot), UPDATED.format(when=slack_date(now))),
         *_mapping(mapping_gaps or {}),
+        *(lead_metrics_blocks(metrics) if metrics is not None else []),
     ]
     title = MINE_TITLE.format(count=snapshot.mine_total)
     blocks += _list(title, snapshot.mine, snapshot.mine_total, MINE_EMPTY, links, now, MAX_MINE)

@@ -1,4 +1,5 @@
-"""Builds the one aiohttp web application: Slack (Bolt), DialNexa and Plisio routes, health."""
+"""Builds the one aiohttp web application: Slack (Bolt), DialNexa and Plisio routes, health,
+metrics."""
 
 from __future__ import annotations
 
@@ -28,6 +29,7 @@ from handlers import (
     errors,
     health,
     messages,
+    metrics,
     plisio_callback,
     reissue,
     replays,
@@ -37,7 +39,7 @@ from handlers import (
 from handlers import home as home_tab
 from sandbox.mount import Sandbox
 from sandbox.mount import mount as mount_sandbox
-from sandbox.setup import SandboxSetup
+from sandbox.setup import METRICS_PATH, SandboxSetup
 from services.db.engine import Database
 from services.mapping import MappingGaps, describe_gaps
 from services.payments import PaymentResult
@@ -335,7 +337,9 @@ def build_app(
         secret_value(settings.dialnexa_webhook_secret),
         on_accepted=outbox.kick,
         teams=container.workspaces,
+        telemetry=container.metrics,
     )
+    metrics.register(web_app, container.metrics, secret_value(settings.metrics_token))
     readiness = health.Readiness()
     health.register(web_app, db, mode=mode.value, readiness=readiness)
     payments = container.payments
@@ -388,6 +392,7 @@ def build_app(
     web_app.on_cleanup.append(on_cleanup)
     if sandbox_setup is not None:
         bot_app.sandbox = mount_sandbox(web_app, sandbox_setup, db)
+        metrics.register(web_app, container.metrics, token=None, path=METRICS_PATH)
         logger.warning(
             "SANDBOX MODE: no real Slack or Plisio is contacted; open %s", sandbox_setup.ui_url
         )

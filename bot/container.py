@@ -17,6 +17,7 @@ from slack_sdk.http_retry.builtin_async_handlers import (
 from slack_sdk.web.async_client import AsyncWebClient
 from sqlalchemy import select
 
+from bot.metrics import PrometheusMetrics
 from bot.settings import BotMode, Settings
 from connectors.base import Connector
 from connectors.plisio import InvoiceLookup, PlisioClient, build_http_client
@@ -33,15 +34,18 @@ from services.home import HomeQueries, HomeRefresher
 from services.intake import HandoffIntake
 from services.interactions import SeenInteractions
 from services.mapping import MappingGaps
+from services.metrics import MetricsQueries
 from services.outbox import Outbox
 from services.payments import PaymentUpdates
 from services.permissions import Actor
 from services.reminders import ReminderService
 from services.routing import RoutingConfig, is_approver
+from services.summary import SUMMARY_KIND, WeeklySummary
 from services.worker import Worker
 from services.workspaces import in_team
 from slack_adapter import SlackAdapter, build_slack_adapter
 from slack_adapter.directory import SlackDirectory
+from slack_adapter.summary import SummarySender
 from slack_adapter.workspaces import EncryptedInstallationStore, SlackClients, TeamRoutedClient
 
 __all__ = [
@@ -204,6 +208,8 @@ class Container:
     seen: SeenInteractions  # the replay check's record of interactions already handled
     connectors: Connectors  # the connector runtime, the event log, the payment provider
     payments: PaymentUpdates  # applies verified payment callbacks
+    metrics: PrometheusMetrics  # GET /metrics: this process's counters and the database gauges
+    summary: WeeklySummary  # the finance lead's weekly DM (scheduled when [metrics] opts in)
     clock: Callable[[], datetime] = utc_now
     # Several workspaces (SLACK_CLIENT_ID): each installed team's client; None with one token.
     workspaces: SlackClients | None = None
@@ -257,6 +263,8 @@ def build_container(
     lookup = InvoiceLookup(plisio)
     outbox = Outbox(db, clock=clock, lease=timedelta(seconds=settings.outbox_lease_seconds))
     directory = SlackDirectory(slack)
+    metric_queries = MetricsQueries(db)
+    metrics = PrometheusMetrics(metric_queries, clock=clock, routing=live_routing)
 
     async def permalink(handoff_id: str) -> str | None:
         # Late-bound: ``adapter`` is built after the connectors, and this runs only once the
@@ -279,7 +287,9 @@ def build_container(
         slack_user_for_email=directory.user_for_email,
         routing=lambda: live_routing.config,
         permalink=permalink,
+        telemetry=metrics,
     )
+    metrics.know_connectors(connectors.runtime.connectors)
     events = connectors.events
     intake = HandoffIntake(db, lambda: routing, clock=clock, events=events)
     handoffs = HandoffService(
@@ -303,6 +313,7 @@ def build_container(
         events=events,
         fallback_channel=routing.channels.default,
         post_rate=settings.slack_post_rate_per_channel,
+        telemetry=metrics,
     )
     invoicing = Invoicing(
         db=db,
@@ -327,6 +338,8 @@ def build_container(
     worker.register(OutboxKind.CREATE_INVOICE, invoicing.create_invoice)
     worker.register(OutboxKind.LOOKUP_INVOICES, invoicing.lookup_invoices)
     worker.register(OutboxKind.CONNECTOR, connectors.runtime.run)
+    summaries = SummarySender(outbox=outbox, queries=metric_queries, slack=slack, clock=clock)
+    worker.register(SUMMARY_KIND, summaries.deliver)
     refresh: Callable[[str], Awaitable[object]] = adapter.messages.refresh
     if workspaces is not None:  # the scheduler's refund release runs outside any team's work
         refresh = in_handoffs_team(handoff_team(db), adapter.messages.refresh)
@@ -360,10 +373,16 @@ def build_container(
             actor=actors.actor,
             clock=clock,
             mapping_gaps=MappingGaps(db).counts,
+            # The finance lead's "Last 7 days" (services/metrics.py), over [metrics] period_days.
+            lead_metrics=lambda now: metric_queries.report(
+                now, timedelta(days=live_routing.config.metrics.period_days)
+            ),
         ),
         seen=SeenInteractions(db, clock=clock),
         connectors=connectors,
         payments=PaymentUpdates(db, clock=clock, events=events),
+        metrics=metrics,
+        summary=WeeklySummary(db, outbox, live_routing, clock=clock),
         clock=clock,
         workspaces=workspaces,
     )

@@ -1,6 +1,6 @@
 """The APScheduler jobs: reminders on an interval (and once at start-up),
-the low-priority digest on its cron, and the release of automatic refunds whose grace window is
-over (every 30 s).
+the low-priority digest on its cron, the release of automatic refunds whose grace window is
+over (every 30 s), and the finance lead's weekly summary on its cron when opted in.
 
 Both jobs only read and write the database, so the scheduler's memory does not grow with the
 number of handoffs, and every replica may run them: the claims in the database decide who sends.
@@ -9,6 +9,7 @@ number of handoffs, and every replica may run them: the claims in the database d
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
@@ -25,6 +26,7 @@ __all__ = [
     "REFUND_JOB",
     "REFUND_RELEASE_SECONDS",
     "REMINDER_JOB",
+    "SUMMARY_JOB",
     "BotScheduler",
     "build_scheduler",
     "start_scheduler",
@@ -36,6 +38,7 @@ logger = logging.getLogger(__name__)
 REMINDER_JOB = "follow_up_reminders"
 DIGEST_JOB = "low_priority_digest"
 REFUND_JOB = "refund_release"
+SUMMARY_JOB = "weekly_summary"
 REFUND_RELEASE_SECONDS = 30  # a scheduled refund goes out at most this long after its grace
 
 
@@ -114,6 +117,23 @@ def build_scheduler(container: Container) -> BotScheduler:
             max_instances=1,
             coalesce=True,
             misfire_grace_time=300,
+        )
+    metrics = container.routing.metrics
+    if metrics.weekly_summary:
+        summary = container.summary
+        # At start-up too: a summary missed while the bot was down goes out now (its key keeps
+        # it once a week); the sandbox shows this week's whatever the day.
+        scheduler.add_job(
+            scheduler.tracked(
+                functools.partial(summary.run_once, force=container.sandbox),
+                on_failure="weekly summary run failed; the next run this week queues it",
+            ),
+            crontab_trigger(metrics.weekly_summary_cron, container.routing.metrics_timezone),
+            id=SUMMARY_JOB,
+            next_run_time=datetime.now(UTC),
+            max_instances=1,
+            coalesce=True,
+            misfire_grace_time=None,
         )
     return scheduler
 

@@ -41,6 +41,7 @@ from services.events import BOT, Event, EventLog, EventType, Subscriptions, conn
 from services.outbox import ClaimedItem, Outbox
 from services.redaction import redact_text
 from services.systems import system_name
+from services.telemetry import NO_TELEMETRY, Telemetry
 
 __all__ = ["MAX_ATTEMPTS", "ConnectorRuntime", "backoff"]
 
@@ -89,8 +90,10 @@ class ConnectorRuntime:
         context_policy: Callable[[HandoffRow, datetime], object] | None = None,
         on_context: Callable[[AsyncSession, HandoffRow, str, datetime], Awaitable[object]]
         | None = None,
+        telemetry: Telemetry = NO_TELEMETRY,
     ) -> None:
         self._db = db
+        self._telemetry = telemetry  # retries and give-ups, by connector (GET /metrics)
         self._outbox = outbox
         self._clock = clock
         self._events = event_log
@@ -157,6 +160,7 @@ class ConnectorRuntime:
             else:
                 delay = timedelta(seconds=min(MAX_DELAY, max(0.0, result.seconds)))
                 await self._outbox.retry_later(item.id, _reason(result.reason), delay)
+                self._telemetry.connector_retried(name)
         elif isinstance(result, GiveUp):
             await self._give_up(item, name, event, result.reason)
         else:  # a connector answered something else: a bug, shown rather than retried
@@ -305,6 +309,8 @@ class ConnectorRuntime:
     ) -> None:
         """Stop the item, and record ``connector_failed`` once (its key is the item's)."""
         reason = _reason(reason)
+        # The label stays bounded: a name no connector has (a stale item) counts as "unknown".
+        self._telemetry.connector_failed(connector if connector in self.connectors else "unknown")
         failed_key = f"connector_failed:{connector_key(connector, event.key if event else '')}"
         if len(failed_key) > KEY_CHARS:
             failed_key = f"connector_failed:outbox-{item.id}"

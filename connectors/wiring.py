@@ -28,6 +28,7 @@ from services.outbox import Outbox
 from services.refunds import RefundLedger
 from services.refunds.service import RefundService
 from services.routing import ContextRules, RefundRules, RoutingConfig
+from services.telemetry import NO_TELEMETRY, Telemetry
 
 __all__ = ["Connectors", "build_connectors"]
 
@@ -70,6 +71,7 @@ def build_connectors(
     slack_user_for_email: Callable[[str], Awaitable[str | None]] | None = None,
     routing: Callable[[], RoutingConfig] | None = None,
     permalink: Callable[[str], Awaitable[str | None]] | None = None,
+    telemetry: Telemetry = NO_TELEMETRY,
 ) -> Connectors:
     """The connectors that are on (the start-up log names each), and the event log for them."""
     secret = settings.plisio_secret_key
@@ -108,6 +110,7 @@ def build_connectors(
         events,
         context_policy=row_policy(rules),
         on_context=refund_service.on_context,
+        telemetry=telemetry,
     )
     return Connectors(
         runtime=runtime,

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
+from typing import cast
 
 from aiohttp import web
 
@@ -22,6 +23,7 @@ from services.intake import (
     IntakeError,
     parse_delivery,
 )
+from services.telemetry import NO_TELEMETRY, Telemetry
 from services.workspaces import TeamResolver, WorkspaceUnknown
 
 __all__ = ["PATH", "TEAM_HEADER", "TEAM_PARAMETER", "register"]
@@ -114,8 +116,26 @@ def register(
     *,
     on_accepted: Callable[[], None] = lambda: None,
     teams: TeamResolver | None = None,
+    telemetry: Telemetry = NO_TELEMETRY,
 ) -> None:
     """Add the webhook route; ``on_accepted`` wakes the poster after a new handoff is stored;
-    ``teams`` names the workspace of each delivery when several are installed."""
-    handler = make_handler(intake, secret, on_accepted=on_accepted, teams=teams)
-    web_app.router.add_post(PATH, handler)  # type: ignore[arg-type]
+    ``teams`` names the workspace of each delivery when several are installed; ``telemetry``
+    counts every answer by its HTTP status."""
+    handler = cast(
+        Callable[[web.Request], Awaitable[web.StreamResponse]],
+        make_handler(intake, secret, on_accepted=on_accepted, teams=teams),
+    )
+
+    async def counted(request: web.Request) -> web.StreamResponse:
+        try:
+            response = await handler(request)
+        except web.HTTPException as exc:
+            telemetry.intake_answered(exc.status)
+            raise
+        except Exception:
+            telemetry.intake_answered(500)  # aiohttp answers an unhandled error with a 500
+            raise
+        telemetry.intake_answered(response.status)
+        return response
+
+    web_app.router.add_post(PATH, counted)

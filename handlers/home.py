@@ -15,6 +15,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from blocks.home import home_view
 from services.home import HomeItem, HomeQueries, HomeRefresher
+from services.metrics import MetricsReport
 from services.permissions import Action, Actor, decide
 
 __all__ = ["HomeDeps", "HomeTab", "home_opened", "register"]
@@ -35,12 +36,14 @@ class HomeTab:
         actor: Callable[[str], Awaitable[Actor]],
         clock: Callable[[], datetime],
         mapping_gaps: Callable[[], Awaitable[Mapping[str, int]]] | None = None,
+        lead_metrics: Callable[[datetime], Awaitable[MetricsReport]] | None = None,
     ) -> None:
         self._queries = queries
         self._slack = slack
         self._actor = actor
         self._clock = clock
         self._mapping_gaps = mapping_gaps
+        self._lead_metrics = lead_metrics
         self._links: OrderedDict[tuple[str, str], str] = OrderedDict()
 
     async def refresh(self, user_id: str) -> None:
@@ -55,8 +58,12 @@ class HomeTab:
             # Which DialNexa fields arrive unmapped is set-up work: shown to admins only.
             admin = actor.is_approver or actor.is_lead
             gaps = await self._mapping_gaps() if admin and self._mapping_gaps else {}
+            # The team's timings: for whoever the policy lets see them (the finance lead).
+            metrics = None
+            if self._lead_metrics is not None and decide(Action.VIEW_METRICS, actor).allowed:
+                metrics = await self._lead_metrics(now)
             links = await self._permalinks(items)
-            view = home_view(snapshot, now=now, links=links, mapping_gaps=gaps)
+            view = home_view(snapshot, now=now, links=links, mapping_gaps=gaps, metrics=metrics)
             await self._slack.views_publish(user_id=user_id, view=view)
         except asyncio.CancelledError:
             raise

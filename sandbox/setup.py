@@ -25,6 +25,7 @@ __all__ = [
     "DEMO_ROUTING_FILE",
     "EXAMPLE_ROUTING_FILE",
     "HUBSPOT_PREFIX",
+    "METRICS_PATH",
     "PAY_PATH",
     "PLISIO_PREFIX",
     "SLACK_PREFIX",
@@ -39,6 +40,8 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 UI_PATH = "/sandbox"
+# GET /metrics without the bearer token, for the sandbox's made-up data only (loopback by default)
+METRICS_PATH = "/sandbox/metrics"
 SLACK_PREFIX = "/sandbox/slack"
 QUICKBOOKS_PREFIX = "/sandbox/quickbooks"
 PLISIO_PREFIX = "/sandbox/plisio"
@@ -110,6 +113,8 @@ def sandbox_settings(settings: Settings) -> Settings:
             "slack_app_token": None,
             "plisio_secret_key": SecretStr(secrets.token_hex(32)),
             "dialnexa_webhook_secret": SecretStr(secrets.token_hex(32)),
+            # GET /metrics keeps its token (this run's); the page's copy is /sandbox/metrics.
+            "metrics_token": SecretStr(secrets.token_urlsafe(24)),
             "stripe_api_base": f"{base}{STRIPE_PREFIX}",
             "stripe_api_key": SecretStr("sk_test_sandbox" + secrets.token_hex(12)),
             "hubspot_api_base": f"{base}{HUBSPOT_PREFIX}",
@@ -170,6 +175,7 @@ def banner(setup: SandboxSetup) -> str:
         f"  Data:     {_database(setup.settings.effective_database_url())} (sandbox only)",
         f"  Routing:  {setup.routing_source}",
         "  Secrets:  generated for this run",
+        f"  Metrics:  {setup.base_url}{METRICS_PATH} (Prometheus text, sandbox data only)",
         "  Real Slack: fill in .env (see README) and set BOT_MODE=slack.",
         rule,
     ]

@@ -99,6 +99,7 @@ class OutboxKind(StrEnum):
     DIGEST = "digest"  # the Slack adapter posts one channel's low-priority digest
     THREAD_NOTE = "thread_note"  # the Slack adapter adds one keyed note to a handoff's thread
     CONNECTOR = "connector"  # one (connector, event) pair: payload {connector, event}
+    WEEKLY_SUMMARY = "weekly_summary"  # the finance lead's weekly numbers (services/summary.py)
 
 
 def new_event_key() -> str:

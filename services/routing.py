@@ -13,6 +13,7 @@ from decimal import Decimal
 from enum import StrEnum
 from pathlib import Path
 from typing import Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
@@ -24,6 +25,7 @@ __all__ = [
     "ContextRules",
     "Finance",
     "LadderStep",
+    "MetricsRules",
     "RefundRules",
     "ReviewFlag",
     "RouteDecision",
@@ -148,6 +150,33 @@ class Digest(_Section):
     timezone: str = "UTC"
 
 
+class MetricsRules(_Section):
+    """The finance leads' numbers (``[metrics]``; services/metrics.py) and their weekly DM."""
+
+    weekly_summary: bool = False  # opt-in: a DM to the finance lead once a week
+    weekly_summary_cron: str = "0 9 * * 1"  # crontab (min hour day month weekday): Monday 09:00
+    timezone: str | None = None  # the cron's timezone; unset = [digest] timezone
+    period_days: int = Field(default=7, ge=1, le=90)  # the Home tab's and the DM's window
+
+    @field_validator("weekly_summary_cron")
+    @classmethod
+    def _cron(cls, value: str) -> str:
+        from services.digest import crontab_trigger  # digest reads this module's Digest
+
+        crontab_trigger(value, "UTC")  # a bad field raises ValueError, named by the caller
+        return value
+
+    @field_validator("timezone")
+    @classmethod
+    def _zone(cls, value: str | None) -> str | None:
+        if value is not None:
+            try:
+                ZoneInfo(value)
+            except (ZoneInfoNotFoundError, ValueError):
+                raise ValueError(f"unknown timezone {value!r}") from None
+        return value
+
+
 class ContextRules(_Section):
     """What the connected systems' context adds (``[context]``; services/context_policy.py)."""
 
@@ -197,6 +226,12 @@ class RoutingConfig(_Section):
     digest: Digest = Field(default_factory=Digest)
     context: ContextRules = Field(default_factory=ContextRules)
     refunds: RefundRules = Field(default_factory=RefundRules)
+    metrics: MetricsRules = Field(default_factory=MetricsRules)
+
+    @property
+    def metrics_timezone(self) -> str:
+        """The weekly summary's timezone: ``[metrics] timezone``, else ``[digest] timezone``."""
+        return self.metrics.timezone or self.digest.timezone
 
     @property
     def escalation_channel(self) -> str:

@@ -22,6 +22,7 @@ from services.nudges import NudgeRecords
 from services.outbox import Outbox
 from services.posts import PostRecords
 from services.routing import RoutingConfig
+from services.telemetry import NO_TELEMETRY, Telemetry
 from services.worker import Worker
 from slack_adapter.digest import DigestPoster
 from slack_adapter.directory import SlackDirectory
@@ -69,6 +70,7 @@ def build_slack_adapter(
     fallback_channel: str | None = None,
     post_rate: float = 1.0,
     poster: AsyncWebClient | None = None,
+    telemetry: Telemetry = NO_TELEMETRY,
 ) -> SlackAdapter:
     """The adapter over ``slack``; posts go through ``poster`` (default: ``slack`` without
     automatic retries)."""
@@ -76,7 +78,14 @@ def build_slack_adapter(
     posts = PostRecords(db, clock=clock, events=events)
     pacers = Pacers(post_rate)
     notes = ThreadNotes(
-        db, outbox, handoffs, slack=slack, poster=posting, clock=clock, pacers=pacers
+        db,
+        outbox,
+        handoffs,
+        slack=slack,
+        poster=posting,
+        clock=clock,
+        pacers=pacers,
+        telemetry=telemetry,
     )
     messages = HandoffMessages(handoffs, slack, notes, clock=clock)
     nudges = NudgeSender(
@@ -109,6 +118,7 @@ def build_slack_adapter(
             pacers=pacers,
             clock=clock,
             fallback_channel=fallback_channel,
+            telemetry=telemetry,
         ),
         digest=DigestPoster(digest, outbox, slack, clock=clock),
         nudges=nudges,

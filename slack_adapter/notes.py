@@ -31,6 +31,7 @@ from services.events import EventType, OutboxKind
 from services.handoffs import HandoffService
 from services.notes import NoteSpec
 from services.outbox import ClaimedItem, Outbox
+from services.telemetry import NO_TELEMETRY, THREAD_NOTE, Telemetry
 from services.worker import backoff
 from slack_adapter.history import find_posted
 from slack_adapter.pacing import Pacers, retry_after
@@ -86,8 +87,10 @@ class ThreadNotes:
         poster: AsyncWebClient,
         clock: Callable[[], datetime],
         pacers: Pacers | None = None,
+        telemetry: Telemetry = NO_TELEMETRY,
     ) -> None:
         self._db = db
+        self._telemetry = telemetry  # counts Slack's 429s (GET /metrics)
         # The channels' shared pace: a note is a post in the handoff's channel like any other.
         self._pacers = pacers
         self._outbox = outbox
@@ -115,6 +118,8 @@ class ThreadNotes:
                 metadata=_metadata(key),
             )
         except SlackApiError as exc:
+            if exc.response.status_code == 429:
+                self._telemetry.slack_rate_limited(THREAD_NOTE)
             if pacer is not None and exc.response.status_code == 429:
                 # Nothing was posted: the channel slows down and the note's work retries.
                 pacer.rate_limited(retry_after(exc.response.headers))

@@ -23,6 +23,7 @@ from services.cards import HandoffCard
 from services.handoffs import HandoffService
 from services.outbox import ClaimedItem, Outbox
 from services.posts import PostRecords
+from services.telemetry import NO_TELEMETRY, POST, Telemetry
 from slack_adapter.directory import SlackDirectory
 from slack_adapter.history import find_posted
 from slack_adapter.messages import HandoffMessages
@@ -64,8 +65,10 @@ class HandoffPoster:
         pacers: Pacers,
         clock: Callable[[], datetime],
         fallback_channel: str | None = None,
+        telemetry: Telemetry = NO_TELEMETRY,
     ) -> None:
         self.outbox = outbox
+        self.telemetry = telemetry  # counts Slack's 429s (GET /metrics)
         self.handoffs = handoffs
         self.posts = posts
         self.slack = slack  # reads history (Slack's retrying client)
@@ -136,6 +139,7 @@ class HandoffPoster:
             except SlackApiError as exc:
                 if exc.response.status_code != 429:
                     raise
+                self.telemetry.slack_rate_limited(POST)
                 pacer.rate_limited(retry_after(exc.response.headers))
                 logger.warning("Slack rate-limited posts to %s; now %.2f/s", channel, pacer.rate)
         raise RateLimited(f"{RATE_LIMITED_TRIES} answers of 429 from Slack for {channel}")

@@ -95,6 +95,13 @@ TABLE: dict[Action, list[tuple[Actor, Permission]]] = {
         (OWNER_ONLY, NO_APPROVER),
         (OUTSIDER, NO_APPROVER),
     ],
+    # The team's timings: the finance lead only (approvers and members see their own queue).
+    Action.VIEW_METRICS: [
+        (LEAD, YES),
+        (APPROVER, Permission(False, Denial.NOT_LEAD)),
+        (FINANCE, Permission(False, Denial.NOT_LEAD)),
+        (OUTSIDER, Permission(False, Denial.NOT_LEAD)),
+    ],
 }
 
 
