@@ -31,6 +31,7 @@ __all__ = [
     "EventType",
     "OutboxKind",
     "Subscriptions",
+    "Work",
     "connector_key",
     "new_event_key",
 ]
@@ -99,6 +100,7 @@ class OutboxKind(StrEnum):
     DIGEST = "digest"  # the Slack adapter posts one channel's low-priority digest
     THREAD_NOTE = "thread_note"  # the Slack adapter adds one keyed note to a handoff's thread
     CONNECTOR = "connector"  # one (connector, event) pair: payload {connector, event}
+    APPROVER_DM = "approver_dm"  # copies of a decision message to approvers' DMs (one event)
 
 
 def new_event_key() -> str:
@@ -151,6 +153,15 @@ class NoteLike(Protocol):
     def payload(self) -> dict[str, Any]: ...
 
 
+@dataclass(frozen=True, slots=True)
+class Work:
+    """Outbox work an event asks for, beside its connectors and note (``EventLog(work=...)``)."""
+
+    kind: OutboxKind
+    key: str
+    payload: Mapping[str, Any] = field(default_factory=dict)
+
+
 class Subscriptions:
     """Which connectors handle which event types; fixed at start-up."""
 
@@ -177,9 +188,16 @@ class EventLog:
         subscriptions: Subscriptions | None = None,
         *,
         notes: Callable[[Event], NoteLike | None] | None = None,
+        work: Iterable[Callable[[Event], Work | None]] = (),
     ) -> None:
         self.subscriptions = subscriptions or Subscriptions()
         self.notes = notes
+        # More work an event asks for (approver DMs): queued with the event, keyed by it.
+        self.work = tuple(work)
+
+    def extra_work(self, event: Event) -> list[Work]:
+        """The work ``work``'s hooks ask for on ``event``."""
+        return [found for hook in self.work if (found := hook(event)) is not None]
 
     def record(self, session: AsyncSession, event: Event) -> Event:
         """Add ``event`` (and its connectors' work) to ``session``'s transaction."""
@@ -205,6 +223,15 @@ class EventLog:
                 key=key,
                 handoff_id=event.handoff_id,
                 payload={"key": key, "spec": note.payload()},
+                now=event.at,
+            )
+        for extra in self.extra_work(event):
+            Outbox.enqueue(
+                session,
+                kind=extra.kind,
+                key=extra.key,
+                handoff_id=event.handoff_id,
+                payload=dict(extra.payload),
                 now=event.at,
             )
         return event
@@ -236,6 +263,16 @@ class EventLog:
                         key=key,
                         handoff_id=event.handoff_id,
                         payload={"key": key, "spec": note.payload()},
+                        now=event.at,
+                    )
+                )
+            for extra in self.extra_work(event):
+                work.append(
+                    Outbox.values(
+                        kind=extra.kind,
+                        key=extra.key,
+                        handoff_id=event.handoff_id,
+                        payload=dict(extra.payload),
                         now=event.at,
                     )
                 )
