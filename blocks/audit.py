@@ -200,6 +200,7 @@ VERBS = {
     "refresh_context": "refresh its context from the connected systems",
     "reverse_refund": "reverse automatic refunds on",
     "mark_refunded": "mark refunds as sent on",
+    "set_approval_dms": "choose where approval requests reach you",
 }
 UNPAID_WHY = {
     "processing": "its Plisio invoice is still being created. It closes when the invoice is paid.",

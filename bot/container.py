@@ -22,6 +22,7 @@ from connectors.plisio.invoicing import Invoicing
 from connectors.wiring import Connectors, build_connectors
 from handlers.decisions import MessageRefresher
 from handlers.home import HomeTab
+from services.approver_dms import ApproverPrefs
 from services.db.engine import Database
 from services.db.models import HandoffRow
 from services.digest import DigestService
@@ -171,6 +172,11 @@ class Container:
     def sandbox(self) -> bool:
         return self.mode is BotMode.SANDBOX
 
+    @property
+    def approver_prefs(self) -> ApproverPrefs:
+        """Each person's choice of where approval requests reach them (the Home-tab toggle)."""
+        return self.adapter.approver_dms.prefs
+
     async def may_approve(self, user_id: str) -> bool:
         """Is this Slack user one of routing.toml's approvers (directly or by user group)?"""
         return await self.actors.may_approve(user_id)
@@ -299,6 +305,9 @@ def build_container(
             actor=actors.actor,
             clock=clock,
             mapping_gaps=MappingGaps(db).counts,
+            approval_dms=lambda user: adapter.approver_dms.prefs.wants_dm(
+                user, live_routing.config
+            ),
         ),
         seen=SeenInteractions(db, clock=clock),
         connectors=connectors,

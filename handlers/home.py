@@ -35,12 +35,15 @@ class HomeTab:
         actor: Callable[[str], Awaitable[Actor]],
         clock: Callable[[], datetime],
         mapping_gaps: Callable[[], Awaitable[Mapping[str, int]]] | None = None,
+        approval_dms: Callable[[str], Awaitable[bool]] | None = None,
     ) -> None:
         self._queries = queries
         self._slack = slack
         self._actor = actor
         self._clock = clock
         self._mapping_gaps = mapping_gaps
+        # Whether a person's approval requests reach their DM too (services.approver_dms).
+        self._approval_dms = approval_dms
         self._links: OrderedDict[tuple[str, str], str] = OrderedDict()
 
     async def refresh(self, user_id: str) -> None:
@@ -56,7 +59,9 @@ class HomeTab:
             admin = actor.is_approver or actor.is_lead
             gaps = await self._mapping_gaps() if admin and self._mapping_gaps else {}
             links = await self._permalinks(items)
-            view = home_view(snapshot, now=now, links=links, mapping_gaps=gaps)
+            # Approvers and the lead choose where approval requests reach them.
+            dms = await self._approval_dms(user_id) if admin and self._approval_dms else None
+            view = home_view(snapshot, now=now, links=links, mapping_gaps=gaps, approval_dms=dms)
             await self._slack.views_publish(user_id=user_id, view=view)
         except asyncio.CancelledError:
             raise
