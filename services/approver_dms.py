@@ -25,7 +25,7 @@ from sqlalchemy.exc import IntegrityError
 
 from services.db.engine import Database
 from services.db.models import ApproverDm, ApproverPref
-from services.events import Event, EventType, OutboxKind, Work
+from services.events import BOT, Event, EventLog, EventType, OutboxKind, Work
 from services.routing import RoutingConfig
 
 __all__ = [
@@ -203,11 +203,15 @@ def _copy(row: ApproverDm, *, claimed_before: bool = False) -> DmCopy:
 
 
 class ApproverDmRecords:
-    """The record of each DM copy: claimed before it is posted, completed with its ts."""
+    """The record of each DM copy: claimed before it is posted, completed with its ts (and an
+    ``approval_dm_sent`` event in the audit log)."""
 
-    def __init__(self, db: Database, *, clock: Callable[[], datetime]) -> None:
+    def __init__(
+        self, db: Database, *, clock: Callable[[], datetime], events: EventLog | None = None
+    ) -> None:
         self._db = db
         self._clock = clock
+        self._events = events or EventLog()
 
     async def claim(self, handoff_id: str, approver: str, reason: DmReason) -> DmCopy:
         """The copy's row, written now unless an earlier try wrote it (``claimed_before``)."""
@@ -239,10 +243,16 @@ class ApproverDmRecords:
 
     async def posted(self, copy_id: int, channel: str, ts: str | None) -> None:
         """The copy is in ``channel`` at ``ts`` (None: it could not be sent, and never will)."""
+        now = self._clock()
         async with self._db.sessions() as session, session.begin():
             row = await session.get(ApproverDm, copy_id)
-            if row is not None:
-                row.channel, row.ts, row.updated_at = channel, ts, self._clock()
+            if row is None:
+                return
+            row.channel, row.ts, row.updated_at = channel, ts, now
+            if ts is not None:
+                detail = {"to": row.approver, "reason": row.reason}
+                sent = Event(EventType.APPROVAL_DM_SENT, row.handoff_id, BOT, now, detail)
+                self._events.record(session, sent)
 
     async def copies(self, handoff_id: str) -> Sequence[DmCopy]:
         """The handoff's posted copies, oldest first (what a refresh updates)."""

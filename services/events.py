@@ -71,6 +71,7 @@ class EventType(StrEnum):
     STATUS_OUT_OF_ORDER = "status_out_of_order"  # an earlier status after a later one: kept
     NUDGE_DUE = "nudge_due"  # a reminder step was claimed and its nudge queued
     NUDGE_SENT = "nudge_sent"  # a reminder or escalation DM went out
+    APPROVAL_DM_SENT = "approval_dm_sent"  # a handoff's decision message copied to a DM
     NOTE_ADDED = "note_added"  # a note in the handoff's thread
     CONTEXT_UPDATED = "context_updated"  # a read-side connector learned something
     CONTEXT_REQUESTED = "context_requested"  # someone asked to read the connected systems again

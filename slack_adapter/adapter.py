@@ -83,7 +83,8 @@ def build_slack_adapter(
     notes = ThreadNotes(
         db, outbox, handoffs, slack=slack, poster=posting, clock=clock, pacers=pacers
     )
-    dm_copies = DmCopies(ApproverDmRecords(db, clock=clock), slack, clock=clock)
+    dm_records = ApproverDmRecords(db, clock=clock, events=events)
+    dm_copies = DmCopies(dm_records, slack, clock=clock)
     messages = HandoffMessages(handoffs, slack, notes, clock=clock, copies=dm_copies)
     nudges = NudgeSender(
         outbox=outbox,

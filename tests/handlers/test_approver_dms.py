@@ -97,6 +97,13 @@ async def test_the_second_approver_gets_the_request_in_their_dm_once(bot: Harnes
     # Nobody else: not the first approver, and the lead is not asked for a second approval.
     assert copies_in_dm(bot, Demo.APPROVER_1) == []
     assert copies_in_dm(bot, Demo.FIN_LEAD) == []
+    # The audit log says who was asked, and why.
+    sent = [
+        e.detail
+        for e in await bot.deps.handoffs.audit_trail(handoff_id)
+        if e.action == "approval_dm_sent"
+    ]
+    assert sent == [{"to": Demo.APPROVER_2, "reason": "second_approval"}]
 
 
 async def test_approving_from_the_dm_updates_the_channel_message_and_closes_the_copy(
