@@ -157,25 +157,26 @@ class ApproverDmSender:
             return False  # sent already (or the person could not be reached)
         try:
             opened = await self.slack.conversations_open(users=target)
+            channel = str(opened["channel"]["id"])
+            if copy.claimed_before:
+                found = await find_posted(
+                    self.slack,
+                    channel,
+                    event_type=APPROVER_DM_EVENT,
+                    key=copy.key,
+                    now=self.clock(),
+                )
+                if found is not None:
+                    await self.records.posted(copy.id, found[0], found[1])
+                    return False
+            await self._post(card, copy, channel)
         except SlackApiError as exc:
             if exc.response.get("error") in UNREACHABLE:
+                # No retry will reach them: the channel message stays their way in.
                 logger.warning("cannot DM an approval request", extra={"user": target})
                 await self.records.posted(copy.id, "", None)
                 return False
             raise
-        channel = str(opened["channel"]["id"])
-        if copy.claimed_before:
-            found = await find_posted(
-                self.slack,
-                channel,
-                event_type=APPROVER_DM_EVENT,
-                key=copy.key,
-                now=self.clock(),
-            )
-            if found is not None:
-                await self.records.posted(copy.id, found[0], found[1])
-                return False
-        await self._post(card, copy, channel)
         return True
 
     async def _post(self, card: HandoffCard, copy: DmCopy, channel: str) -> None:

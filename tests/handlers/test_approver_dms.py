@@ -259,3 +259,18 @@ async def test_a_retried_outbox_item_posts_no_second_dm(bot: Harness) -> None:
     assert [(r.approver, r.reason, r.ts) for r in rows] == [
         (Demo.APPROVER_2, "second_approval", copy.ts)
     ]
+
+
+async def test_an_approver_slack_cannot_reach_is_skipped_not_retried(bot: Harness) -> None:
+    handoff_id = await bot.accept(example(BIG))
+    bot.slack.fail_next("conversations.open", 1, error="user_disabled")
+    await bot.approve(Demo.APPROVER_1, handoff_id)
+    await bot.drain()
+    assert copies_in_dm(bot, Demo.APPROVER_2) == []
+    async with bot.deps.db.reads() as session:
+        item = await session.scalar(
+            select(OutboxItem).where(OutboxItem.kind == OutboxKind.APPROVER_DM.value)
+        )
+    assert item is not None and item.status == "done"
+    # The channel message still asks for the second approval.
+    assert ActionId.APPROVE.value in buttons(bot.message(await bot.card(handoff_id)))
