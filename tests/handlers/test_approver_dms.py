@@ -56,7 +56,7 @@ def copies_in_dm(bot: Harness, user: str) -> list[Any]:
     """The bot's DM copies of handoff messages in ``user``'s DM."""
     return [
         m
-        for m in bot.slack.messages_in(dm_of(user))
+        for m in bot.slack.messages_in(user)  # a user id: the bot's DM with them
         if (m.metadata or {}).get("event_type") == APPROVER_DM_EVENT
     ]
 

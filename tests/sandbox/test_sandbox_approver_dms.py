@@ -61,7 +61,7 @@ async def test_the_sandbox_shows_the_dm_copy_and_approving_there_updates_the_cha
     def dm_copy() -> Any:
         found = [
             m
-            for m in sandbox.slack.messages_in(ben_dm)
+            for m in sandbox.slack.messages_in(Demo.APPROVER_2)  # the bot's DM with Ben
             if (m.metadata or {}).get("event_type") == APPROVER_DM_EVENT
         ]
         return found[0] if found else None
