@@ -201,6 +201,7 @@ VERBS = {
     "reverse_refund": "reverse automatic refunds on",
     "mark_refunded": "mark refunds as sent on",
     "view_metrics": "see the finance team's metrics",
+    "set_approval_dms": "choose where approval requests reach you",
 }
 UNPAID_WHY = {
     "processing": "its Plisio invoice is still being created. It closes when the invoice is paid.",

@@ -22,6 +22,7 @@ from blocks.common import (
 )
 from blocks.handoff_context import context_texts
 from blocks.handoff_state import WORKFLOW_LABELS
+from blocks.ids import ActionId
 from blocks.metrics import lead_metrics_blocks
 from blocks.status import STATUS_LABELS
 from services.home import HomeItem, HomeSnapshot, RecentItem
@@ -29,7 +30,7 @@ from services.mapping import describe_gaps
 from services.metrics import MetricsReport
 from services.states import CLOSED, HandoffStatus
 
-__all__ = ["VIEW_BLOCKS_MAX", "home_view"]
+__all__ = ["APPROVAL_DMS_CHOICES", "VIEW_BLOCKS_MAX", "approval_dms_block", "home_view"]
 
 VIEW_BLOCKS_MAX = 100
 MAX_MINE, MAX_AWAITING, MAX_RECENT = 20, 15, 10  # 3 + 20 + 4 + 15 + 4 + 10 + ... < 100 blocks
@@ -60,6 +61,12 @@ ACTION_WORDS = {
     "snoozed": "snoozed",
 }
 URGENT_MARK = "🔴 "
+APPROVAL_DMS_TITLE = (
+    "*Approval requests* · a second approval or an escalation waiting for you can also come "
+    "to your DM, with the same buttons; acting in either place updates both."
+)
+# The toggle's values: what ``handlers.home`` stores (True: a DM too).
+APPROVAL_DMS_CHOICES = {"channel": "Channel only", "dm": "DM too"}
 MAPPING = (
     "🧩 *DialNexa fields to map* · open handoffs arrived without: {fields}. Map them in "
     "DialNexa's handoff settings so every message carries them."
@@ -156,10 +163,12 @@ def home_view(
     links: Mapping[str, str],
     mapping_gaps: Mapping[str, int] | None = None,
     metrics: MetricsReport | None = None,
+    approval_dms: bool | None = None,
 ) -> JSON:
     """The whole Home tab view for one person (``links``: handoff id -> message permalink;
     ``mapping_gaps``: for admins, field -> open handoffs that arrived without it; ``metrics``:
-    for the finance lead, the team's last 7 days)."""
+    for the finance lead, the team's last 7 days; ``approval_dms``: for approvers and the lead,
+    whether approval requests reach their DM)."""
     blocks: list[JSON] = [
         {"type": "header", "text": plain(HEADER, HEADER_MAX)},
         context(_counts(snapshot), UPDATED.format(when=slack_date(now))),
@@ -180,4 +189,29 @@ def home_view(
             MAX_AWAITING,
         )
     blocks += _recent(snapshot.recent, links, now)
+    if approval_dms is not None:
+        # Kept inside the limit: the lists above give way to it.
+        blocks = [
+            *blocks[: VIEW_BLOCKS_MAX - 2],
+            {"type": "divider"},
+            approval_dms_block(approval_dms),
+        ]
     return {"type": "home", "blocks": blocks[:VIEW_BLOCKS_MAX]}
+
+
+def approval_dms_block(on: bool) -> JSON:
+    """The toggle: approval requests in the channel only, or in a DM too."""
+    options = [
+        {"text": plain(label, 75), "value": value} for value, label in APPROVAL_DMS_CHOICES.items()
+    ]
+    chosen = options[1] if on else options[0]
+    return {
+        "type": "section",
+        "text": {"type": "mrkdwn", "text": APPROVAL_DMS_TITLE},
+        "accessory": {
+            "type": "static_select",
+            "action_id": ActionId.APPROVAL_DMS.value,
+            "options": options,
+            "initial_option": chosen,
+        },
+    }

@@ -149,6 +149,10 @@ SENTENCES: dict[str, Sentence] = {
     EventType.STATUS_OUT_OF_ORDER: lambda a, d: "An older Plisio status arrived late; ignored",
     EventType.NUDGE_DUE: lambda a, d: "Reminder due",
     EventType.NUDGE_SENT: _nudge,
+    EventType.APPROVAL_DM_SENT: lambda a, d: (
+        f"Approval request sent to {who(str(d.get('to')))} in a DM"
+        + (" (escalation)" if d.get("reason") == "escalation" else "")
+    ),
     EventType.NOTE_ADDED: lambda a, d: f"{_person(a)} added a note{_why(d, 'note')}",
     EventType.CONTEXT_UPDATED: lambda a, d: (
         f"Details updated from {system_name(_text(d, 'connector') or 'a connected system')}"

@@ -24,6 +24,7 @@ from bot.settings import BotMode, Settings
 from connectors.base import Connector
 from handlers import (
     actions,
+    approver_dms,
     commands,
     dialnexa,
     errors,
@@ -169,6 +170,7 @@ def build_bolt(container: Container) -> AsyncApp:
     views.register(bolt, container)
     commands.register(bolt, container)
     home_tab.register(bolt, container)
+    approver_dms.register(bolt, container)
     messages.register(bolt, container)
     errors.register(bolt)
     return bolt

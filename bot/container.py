@@ -25,6 +25,7 @@ from connectors.plisio.invoicing import Invoicing
 from connectors.wiring import Connectors, build_connectors
 from handlers.decisions import MessageRefresher
 from handlers.home import HomeTab
+from services.approver_dms import ApproverPrefs
 from services.db.engine import Database
 from services.db.models import HandoffRow
 from services.digest import DigestService
@@ -226,6 +227,11 @@ class Container:
     def sandbox(self) -> bool:
         return self.mode is BotMode.SANDBOX
 
+    @property
+    def approver_prefs(self) -> ApproverPrefs:
+        """Each person's choice of where approval requests reach them (the Home-tab toggle)."""
+        return self.adapter.approver_dms.prefs
+
     async def may_approve(self, user_id: str) -> bool:
         """Is this Slack user one of routing.toml's approvers (directly or by user group)?"""
         return await self.actors.may_approve(user_id)
@@ -376,6 +382,9 @@ def build_container(
             # The finance lead's "Last 7 days" (services/metrics.py), over [metrics] period_days.
             lead_metrics=lambda now: metric_queries.report(
                 now, timedelta(days=live_routing.config.metrics.period_days)
+            ),
+            approval_dms=lambda user: adapter.approver_dms.prefs.wants_dm(
+                user, live_routing.config
             ),
         ),
         seen=SeenInteractions(db, clock=clock),

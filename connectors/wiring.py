@@ -19,6 +19,7 @@ from connectors.plisio import InvoiceLookup, PlisioClient
 from connectors.plisio.provider import PlisioProvider
 from connectors.registry import ConnectorDeps, enabled_connectors, log_connectors
 from connectors.runtime import ConnectorRuntime
+from services.approver_dms import approver_dm_work
 from services.context_policy import row_policy
 from services.credentials import CredentialStore, sandbox_key
 from services.db.engine import Database
@@ -95,9 +96,11 @@ def build_connectors(
         invoice_lookup=InvoiceLookup(plisio),
     )
     on = [*enabled_connectors(deps), *extra]
-    # One event log for every service: connectors' work and thread notes ride in each event's
-    # transaction.
-    events = EventLog(Subscriptions({c.name: c.handles for c in on}), notes=note_for)
+    # One event log for every service: connectors' work, thread notes and approver DMs ride in
+    # each event's transaction.
+    events = EventLog(
+        Subscriptions({c.name: c.handles for c in on}), notes=note_for, work=[approver_dm_work]
+    )
     late.append(events)
     rules = (lambda: routing().context) if routing is not None else ContextRules
     refund_rules = (lambda: routing().refunds) if routing is not None else RefundRules

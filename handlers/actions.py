@@ -15,6 +15,7 @@ from slack_bolt.async_app import AsyncAck, AsyncApp
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
+from blocks.approver_dm import is_approver_dm
 from blocks.audit import refusal
 from blocks.ids import (
     OPEN_LINK_PATTERN,
@@ -123,11 +124,17 @@ async def _in_place(
     click: BlockAction,
     *,
     snoozed_until: datetime | None = None,
+    message: dict[str, Any] | None = None,
 ) -> None:
-    """A click on a reminder (not the handoff message): update that reminder where it is."""
+    """A click on a reminder (not the handoff message): update that reminder where it is.
+
+    ``message`` is the clicked message: an approver's DM copy of the handoff message is kept in
+    step by the refresh, like the channel message, and is left alone here."""
     channel, ts = click.channel_id, click.message_ts
     if not channel or not ts or (channel == card.channel and ts == card.message_ts):
         return  # the handoff message itself is refreshed by after_decision
+    if is_approver_dm(message):
+        return
     permalink = None
     if card.message_ts:
         try:
@@ -268,7 +275,7 @@ async def done(
         handoff_id=handoff_id,
     )
     if ok and result.card is not None:
-        await _in_place(client, result.card, click)
+        await _in_place(client, result.card, click, message=body.get("message"))
 
 
 async def snooze(
@@ -300,7 +307,9 @@ async def snooze(
         handoff_id=handoff_id,
     )
     if ok and result.card is not None:
-        await _in_place(client, result.card, click, snoozed_until=until)
+        await _in_place(
+            client, result.card, click, snoozed_until=until, message=body.get("message")
+        )
 
 
 async def refresh_context(

@@ -37,6 +37,7 @@ class HomeTab:
         clock: Callable[[], datetime],
         mapping_gaps: Callable[[], Awaitable[Mapping[str, int]]] | None = None,
         lead_metrics: Callable[[datetime], Awaitable[MetricsReport]] | None = None,
+        approval_dms: Callable[[str], Awaitable[bool]] | None = None,
     ) -> None:
         self._queries = queries
         self._slack = slack
@@ -44,6 +45,8 @@ class HomeTab:
         self._clock = clock
         self._mapping_gaps = mapping_gaps
         self._lead_metrics = lead_metrics
+        # Whether a person's approval requests reach their DM too (services.approver_dms).
+        self._approval_dms = approval_dms
         self._links: OrderedDict[tuple[str, str], str] = OrderedDict()
 
     async def refresh(self, user_id: str) -> None:
@@ -63,7 +66,16 @@ class HomeTab:
             if self._lead_metrics is not None and decide(Action.VIEW_METRICS, actor).allowed:
                 metrics = await self._lead_metrics(now)
             links = await self._permalinks(items)
-            view = home_view(snapshot, now=now, links=links, mapping_gaps=gaps, metrics=metrics)
+            # Approvers and the lead choose where approval requests reach them.
+            dms = await self._approval_dms(user_id) if admin and self._approval_dms else None
+            view = home_view(
+                snapshot,
+                now=now,
+                links=links,
+                mapping_gaps=gaps,
+                metrics=metrics,
+                approval_dms=dms,
+            )
             await self._slack.views_publish(user_id=user_id, view=view)
         except asyncio.CancelledError:
             raise

@@ -31,6 +31,7 @@ __all__ = [
     "EventType",
     "OutboxKind",
     "Subscriptions",
+    "Work",
     "connector_key",
     "new_event_key",
 ]
@@ -70,6 +71,7 @@ class EventType(StrEnum):
     STATUS_OUT_OF_ORDER = "status_out_of_order"  # an earlier status after a later one: kept
     NUDGE_DUE = "nudge_due"  # a reminder step was claimed and its nudge queued
     NUDGE_SENT = "nudge_sent"  # a reminder or escalation DM went out
+    APPROVAL_DM_SENT = "approval_dm_sent"  # a handoff's decision message copied to a DM
     NOTE_ADDED = "note_added"  # a note in the handoff's thread
     CONTEXT_UPDATED = "context_updated"  # a read-side connector learned something
     CONTEXT_REQUESTED = "context_requested"  # someone asked to read the connected systems again
@@ -100,6 +102,7 @@ class OutboxKind(StrEnum):
     THREAD_NOTE = "thread_note"  # the Slack adapter adds one keyed note to a handoff's thread
     CONNECTOR = "connector"  # one (connector, event) pair: payload {connector, event}
     WEEKLY_SUMMARY = "weekly_summary"  # the finance lead's weekly numbers (services/summary.py)
+    APPROVER_DM = "approver_dm"  # copies of a decision message to approvers' DMs (one event)
 
 
 def new_event_key() -> str:
@@ -152,6 +155,15 @@ class NoteLike(Protocol):
     def payload(self) -> dict[str, Any]: ...
 
 
+@dataclass(frozen=True, slots=True)
+class Work:
+    """Outbox work an event asks for, beside its connectors and note (``EventLog(work=...)``)."""
+
+    kind: OutboxKind
+    key: str
+    payload: Mapping[str, Any] = field(default_factory=dict)
+
+
 class Subscriptions:
     """Which connectors handle which event types; fixed at start-up."""
 
@@ -178,9 +190,16 @@ class EventLog:
         subscriptions: Subscriptions | None = None,
         *,
         notes: Callable[[Event], NoteLike | None] | None = None,
+        work: Iterable[Callable[[Event], Work | None]] = (),
     ) -> None:
         self.subscriptions = subscriptions or Subscriptions()
         self.notes = notes
+        # More work an event asks for (approver DMs): queued with the event, keyed by it.
+        self.work = tuple(work)
+
+    def extra_work(self, event: Event) -> list[Work]:
+        """The work ``work``'s hooks ask for on ``event``."""
+        return [found for hook in self.work if (found := hook(event)) is not None]
 
     def record(self, session: AsyncSession, event: Event) -> Event:
         """Add ``event`` (and its connectors' work) to ``session``'s transaction."""
@@ -206,6 +225,15 @@ class EventLog:
                 key=key,
                 handoff_id=event.handoff_id,
                 payload={"key": key, "spec": note.payload()},
+                now=event.at,
+            )
+        for extra in self.extra_work(event):
+            Outbox.enqueue(
+                session,
+                kind=extra.kind,
+                key=extra.key,
+                handoff_id=event.handoff_id,
+                payload=dict(extra.payload),
                 now=event.at,
             )
         return event
@@ -237,6 +265,16 @@ class EventLog:
                         key=key,
                         handoff_id=event.handoff_id,
                         payload={"key": key, "spec": note.payload()},
+                        now=event.at,
+                    )
+                )
+            for extra in self.extra_work(event):
+                work.append(
+                    Outbox.values(
+                        kind=extra.kind,
+                        key=extra.key,
+                        handoff_id=event.handoff_id,
+                        payload=dict(extra.payload),
                         now=event.at,
                     )
                 )

@@ -11,6 +11,7 @@ resolved (``bot.container.Container.actor``), so the whole policy is table-teste
 | mark_done, snooze, reassign | the handoff's owner, or a finance member |
 | view (``/invoice <email>``, ``/handoff``, Home details) | finance members |
 | request (``/invoice new``) | finance members |
+| set approval DMs (Home tab: approval requests in the channel only, or a DM too) | finance members |
 | become the owner (reassign target) | finance members |
 | view metrics (the Home tab's "Last 7 days", the weekly summary) | the finance lead |
 
@@ -50,6 +51,7 @@ class Action(StrEnum):
     REVERSE_REFUND = "reverse_refund"  # stop an automatic refund in its grace window
     MARK_REFUNDED = "mark_refunded"  # a manual (crypto) refund was sent by hand
     VIEW_METRICS = "view_metrics"  # the team's timings (Home tab, weekly summary DM)
+    SET_APPROVAL_DMS = "set_approval_dms"  # Home tab: approval requests in a DM too, or not
 
 
 class Denial(StrEnum):
@@ -108,8 +110,16 @@ APPROVER_ACTIONS = frozenset(
     }
 )
 OWNER_ACTIONS = frozenset({Action.MARK_DONE, Action.SNOOZE, Action.REASSIGN})
-FINANCE_ACTIONS = frozenset({Action.ESCALATE, Action.VIEW, Action.REQUEST, Action.REFRESH_CONTEXT})
 LEAD_ACTIONS = frozenset({Action.VIEW_METRICS})
+FINANCE_ACTIONS = frozenset(
+    {
+        Action.ESCALATE,
+        Action.VIEW,
+        Action.REQUEST,
+        Action.REFRESH_CONTEXT,
+        Action.SET_APPROVAL_DMS,
+    }
+)
 
 
 def decide(action: Action, actor: Actor, handoff: HandoffFacts | None = None) -> Permission:

@@ -92,6 +92,10 @@ class Mentions(_Section):
 class Approvers(_Section):
     users: list[str] = Field(default_factory=list)
     usergroups: list[str] = Field(default_factory=list)
+    # Approval requests waiting for a specific person also go to their DM: those listed in
+    # ``dm``, or everyone when ``dm_default = "dm"``. Each person's Home-tab choice wins.
+    dm: list[str] = Field(default_factory=list)
+    dm_default: Literal["channel", "dm"] = "channel"
 
 
 class Finance(_Section):

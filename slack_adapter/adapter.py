@@ -2,7 +2,8 @@
 
 Services decide and record; the adapter builds Block Kit messages from what they return and
 posts them: handoff posts (``poster``), message updates and thread notes (``messages``,
-``notes``), the digest (``digest``) and reminder DMs (``nudges``). ``register`` names its outbox
+``notes``), the digest (``digest``), reminder DMs (``nudges``) and approval requests copied to
+approvers' DMs (``approver_dms``). ``register`` names its outbox
 handlers to the worker, and ``lanes`` keeps each channel's posts in order and in pace.
 """
 
@@ -14,6 +15,7 @@ from datetime import datetime
 
 from slack_sdk.web.async_client import AsyncWebClient
 
+from services.approver_dms import ApproverDmRecords, ApproverPrefs
 from services.db.engine import Database
 from services.digest import DigestService
 from services.events import EventLog, OutboxKind
@@ -24,6 +26,7 @@ from services.posts import PostRecords
 from services.routing import RoutingConfig
 from services.telemetry import NO_TELEMETRY, Telemetry
 from services.worker import Worker
+from slack_adapter.approver_dms import ApproverDmSender, DmCopies
 from slack_adapter.digest import DigestPoster
 from slack_adapter.directory import SlackDirectory
 from slack_adapter.dm import NudgeSender
@@ -47,6 +50,7 @@ class SlackAdapter:
     poster: HandoffPoster
     digest: DigestPoster
     nudges: NudgeSender
+    approver_dms: ApproverDmSender  # approval requests copied to approvers' DMs, kept in step
 
     def register(self, worker: Worker) -> None:
         """Name the adapter's outbox handlers to the worker."""
@@ -54,6 +58,7 @@ class SlackAdapter:
         worker.register(OutboxKind.THREAD_NOTE, self.notes.deliver)
         worker.register(OutboxKind.DIGEST, self.digest.deliver)
         worker.register(OutboxKind.NUDGE, self.nudges.deliver)
+        worker.register(OutboxKind.APPROVER_DM, self.approver_dms.deliver)
 
 
 def build_slack_adapter(
@@ -87,7 +92,9 @@ def build_slack_adapter(
         pacers=pacers,
         telemetry=telemetry,
     )
-    messages = HandoffMessages(handoffs, slack, notes, clock=clock)
+    dm_records = ApproverDmRecords(db, clock=clock, events=events)
+    dm_copies = DmCopies(dm_records, slack, clock=clock)
+    messages = HandoffMessages(handoffs, slack, notes, clock=clock, copies=dm_copies)
     nudges = NudgeSender(
         outbox=outbox,
         handoffs=handoffs,
@@ -122,4 +129,14 @@ def build_slack_adapter(
         ),
         digest=DigestPoster(digest, outbox, slack, clock=clock),
         nudges=nudges,
+        approver_dms=ApproverDmSender(
+            outbox=outbox,
+            handoffs=handoffs,
+            records=dm_copies.records,
+            prefs=ApproverPrefs(db, clock=clock),
+            slack=slack,
+            routing=routing,
+            clock=clock,
+            copies=dm_copies,
+        ),
     )

@@ -8,7 +8,7 @@ import logging
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
@@ -36,6 +36,12 @@ async def permalink(slack: AsyncWebClient, channel: str, ts: str | None) -> str 
     return str(link) if link else None
 
 
+class CopySync(Protocol):
+    """Brings the copies of a handoff's message elsewhere (approvers' DMs) in step with it."""
+
+    async def sync(self, card: HandoffCard) -> None: ...
+
+
 @dataclass
 class _Turn:
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
@@ -52,11 +58,13 @@ class HandoffMessages:
         notes: ThreadNotes,
         *,
         clock: Callable[[], datetime],
+        copies: CopySync | None = None,
     ) -> None:
         self._handoffs = handoffs
         self._slack = slack
         self.notes = notes
         self._clock = clock
+        self.copies = copies  # the DM copies of each message (slack_adapter.approver_dms)
         # One read-and-update of a message at a time, so an update drawn from an older read can
         # never land after (and over) one drawn from a newer read.
         self._updating: dict[str, _Turn] = {}
@@ -82,7 +90,7 @@ class HandoffMessages:
         unless_noted: bool = False,
         flush_notes: bool = True,
     ) -> bool:
-        """Bring the channel message up to date and add a thread note if given.
+        """Bring the channel message (and its DM copies) up to date and add a thread note.
 
         ``flush_notes=False`` leaves the notes queued with their events to the outbox worker
         (a caller that must answer quickly, such as Plisio's callback, does not wait for the
@@ -99,6 +107,8 @@ class HandoffMessages:
             if card is None or not card.message_ts:
                 return True
             await self._update(handoff_id, card, card.message_ts)
+            if self.copies is not None:
+                await self.copies.sync(card)
         # The notes of what was just decided were queued with their events: post them now.
         if flush_notes:
             await self.notes.flush(handoff_id, card.channel, card.message_ts)

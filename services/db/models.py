@@ -24,6 +24,8 @@ from services.db.types import DecimalString, UTCDateTime
 
 __all__ = [
     "Approval",
+    "ApproverDm",
+    "ApproverPref",
     "AuditEntry",
     "Base",
     "ConnectorCredential",
@@ -334,3 +336,39 @@ class SlackOAuthStateRow(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     state: Mapped[str] = mapped_column(String(200))
     expire_at: Mapped[datetime] = mapped_column(DateTime)
+
+
+class ApproverPref(Base):
+    """One person's own choice of where approval requests reach them (the Home-tab toggle).
+
+    ``approval_dms``: True "DM too", False "channel only"; no row: routing.toml decides.
+    """
+
+    __tablename__ = "approver_prefs"
+
+    user_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    approval_dms: Mapped[bool] = mapped_column(Boolean)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class ApproverDm(Base):
+    """One copy of a handoff's decision message in an approver's DM, kept in step with it.
+
+    One per (handoff, approver, reason); the row is written before the post, so a retry that
+    finds it without ``ts`` looks in the DM for the copy an interrupted try may have sent.
+    """
+
+    __tablename__ = "approver_dms"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    handoff_id: Mapped[str] = mapped_column(ForeignKey("handoffs.id"), index=True)
+    approver: Mapped[str] = mapped_column(String(32))
+    reason: Mapped[str] = mapped_column(String(32))
+    channel: Mapped[str | None] = mapped_column(String(32))  # the DM's channel id
+    ts: Mapped[str | None] = mapped_column(String(32))  # None until posted
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+    __table_args__ = (
+        UniqueConstraint("handoff_id", "approver", "reason", name="uq_approver_dms_once"),
+    )

@@ -91,8 +91,9 @@ def test_demo_routing_when_routing_toml_is_absent_or_the_example(
         shutil.copy(EXAMPLE_ROUTING_FILE, path)
     routing, source = sandbox_routing(path)
     assert routing.channels.default == "C0FINANCE"
-    assert routing.approvers.users == ["U0APPROVER1"]
+    assert routing.approvers.users == ["U0APPROVER1", "U0APPROVER2"]
     assert routing.approvers.usergroups == ["S0APPROVERS"]
+    assert routing.approvers.dm_default == "dm"  # the sandbox shows approval requests in DMs
     assert "demo routing" in source
 
 

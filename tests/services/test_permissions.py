@@ -89,6 +89,13 @@ TABLE: dict[Action, list[tuple[Actor, Permission]]] = {
         (OWNER_ONLY, NO_APPROVER),
         (OUTSIDER, NO_APPROVER),
     ],
+    Action.SET_APPROVAL_DMS: [
+        (APPROVER, YES),
+        (LEAD, YES),
+        (FINANCE, YES),
+        (OWNER_ONLY, NO_FINANCE),
+        (OUTSIDER, NO_FINANCE),
+    ],
     Action.MARK_REFUNDED: [
         (APPROVER, YES),
         (FINANCE, NO_APPROVER),
