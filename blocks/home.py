@@ -10,6 +10,7 @@ from blocks.common import (
     JSON,
     SECTION_TEXT_MAX,
     URL_MAX,
+    button,
     clip_mrkdwn,
     context,
     escape,
@@ -20,8 +21,10 @@ from blocks.common import (
     section,
     slack_date,
 )
+from blocks.export import HOME_EXPORT_BUTTON
 from blocks.handoff_context import context_texts
 from blocks.handoff_state import WORKFLOW_LABELS
+from blocks.ids import ActionId
 from blocks.status import STATUS_LABELS
 from services.home import HomeItem, HomeSnapshot, RecentItem
 from services.mapping import describe_gaps
@@ -30,6 +33,7 @@ from services.states import CLOSED, HandoffStatus
 __all__ = ["VIEW_BLOCKS_MAX", "home_view"]
 
 VIEW_BLOCKS_MAX = 100
+EXPORT_BLOCK = "home_export"
 MAX_MINE, MAX_AWAITING, MAX_RECENT = 20, 15, 10  # 3 + 20 + 4 + 15 + 4 + 10 + ... < 100 blocks
 HEADER = "Your finance queue"
 UPDATED = "Updated {when}"
@@ -153,14 +157,19 @@ def home_view(
     now: datetime,
     links: Mapping[str, str],
     mapping_gaps: Mapping[str, int] | None = None,
+    export: bool = False,
 ) -> JSON:
     """The whole Home tab view for one person (``links``: handoff id -> message permalink;
-    ``mapping_gaps``: for admins, field -> open handoffs that arrived without it)."""
+    ``mapping_gaps``: for admins, field -> open handoffs that arrived without it; ``export``:
+    the finance lead's "Export audit trail" button)."""
     blocks: list[JSON] = [
         {"type": "header", "text": plain(HEADER, HEADER_MAX)},
         context(_counts(snapshot), UPDATED.format(when=slack_date(now))),
         *_mapping(mapping_gaps or {}),
     ]
+    if export:
+        export_button = button(HOME_EXPORT_BUTTON, ActionId.EXPORT_AUDIT.value)
+        blocks.append({"type": "actions", "block_id": EXPORT_BLOCK, "elements": [export_button]})
     title = MINE_TITLE.format(count=snapshot.mine_total)
     blocks += _list(title, snapshot.mine, snapshot.mine_total, MINE_EMPTY, links, now, MAX_MINE)
     if snapshot.approver:

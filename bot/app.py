@@ -24,6 +24,7 @@ from handlers import (
     commands,
     dialnexa,
     errors,
+    export,
     health,
     messages,
     plisio_callback,
@@ -157,6 +158,7 @@ def build_bolt(container: Container) -> AsyncApp:
     views.register(bolt, container)
     commands.register(bolt, container)
     home_tab.register(bolt, container)
+    export.register(bolt, container)
     messages.register(bolt, container)
     errors.register(bolt)
     return bolt
@@ -234,6 +236,13 @@ def build_app(
         container.intake,
         secret_value(settings.dialnexa_webhook_secret),
         on_accepted=outbox.kick,
+    )
+    export.register_http(
+        web_app,
+        db,
+        token=secret_value(settings.export_api_token),
+        events=container.connectors.events,
+        clock=container.clock,
     )
     readiness = health.Readiness()
     health.register(web_app, db, mode=mode.value, readiness=readiness)

@@ -26,6 +26,7 @@ from services.db.engine import Database
 from services.db.models import HandoffRow
 from services.digest import DigestService
 from services.events import OutboxKind
+from services.export import ExportRequests
 from services.handoffs import HandoffService
 from services.home import HomeQueries, HomeRefresher
 from services.intake import HandoffIntake
@@ -39,6 +40,7 @@ from services.routing import RoutingConfig, is_approver
 from services.worker import Worker
 from slack_adapter import SlackAdapter, build_slack_adapter
 from slack_adapter.directory import SlackDirectory
+from slack_adapter.exports import ExportUploads
 
 __all__ = [
     "Actors",
@@ -157,6 +159,7 @@ class Container:
     seen: SeenInteractions  # the replay check's record of interactions already handled
     connectors: Connectors  # the connector runtime, the event log, the payment provider
     payments: PaymentUpdates  # applies verified payment callbacks
+    exports: ExportRequests  # queues audit exports (uploaded to the requester's DM)
     clock: Callable[[], datetime] = utc_now
 
     @property
@@ -269,6 +272,8 @@ def build_container(
     worker.register(OutboxKind.CREATE_INVOICE, invoicing.create_invoice)
     worker.register(OutboxKind.LOOKUP_INVOICES, invoicing.lookup_invoices)
     worker.register(OutboxKind.CONNECTOR, connectors.runtime.run)
+    uploads = ExportUploads(db=db, outbox=outbox, slack=slack, events=events, clock=clock)
+    worker.register(OutboxKind.EXPORT, uploads.deliver)
     # What a connector learns or links shows on the handoff's message as it arrives.
     connectors.runtime.watch(adapter.messages.refresh)
     # So does a refund the release job sent to Stripe.
@@ -303,5 +308,6 @@ def build_container(
         seen=SeenInteractions(db, clock=clock),
         connectors=connectors,
         payments=PaymentUpdates(db, clock=clock, events=events),
+        exports=ExportRequests(db, clock=clock),
         clock=clock,
     )

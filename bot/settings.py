@@ -73,6 +73,8 @@ class Settings(BaseSettings):
     # within this long of opening (or of its previous answer), and its body within the next.
     http_header_timeout_seconds: float = Field(default=15.0, gt=0, le=3600)
     http_body_timeout_seconds: float = Field(default=15.0, gt=0, le=3600)
+    # Bearer token of GET /export/handoffs.csv (the audit export for scripts); unset: no route.
+    export_api_token: SecretStr | None = None
 
     # Connectors (connectors/registry.py): each is on when its settings are present.
     # A Fernet key (``Fernet.generate_key()``) encrypting rotating OAuth tokens in the database;

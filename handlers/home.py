@@ -56,7 +56,8 @@ class HomeTab:
             admin = actor.is_approver or actor.is_lead
             gaps = await self._mapping_gaps() if admin and self._mapping_gaps else {}
             links = await self._permalinks(items)
-            view = home_view(snapshot, now=now, links=links, mapping_gaps=gaps)
+            export = decide(Action.EXPORT, actor).allowed  # the finance lead's export button
+            view = home_view(snapshot, now=now, links=links, mapping_gaps=gaps, export=export)
             await self._slack.views_publish(user_id=user_id, view=view)
         except asyncio.CancelledError:
             raise

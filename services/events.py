@@ -87,6 +87,7 @@ class EventType(StrEnum):
     REFUND_MARKED = "refund_marked"  # an approver marked a manual refund as done
     REFUSED = "refused"  # a click, command or submission the policy refused
     LOOKED_UP = "looked_up"  # /invoice <email>, /handoff and other read-only answers
+    EXPORTED = "exported"  # the audit trail left as CSV (detail: via, from, to, rows)
 
 
 class OutboxKind(StrEnum):
@@ -99,6 +100,7 @@ class OutboxKind(StrEnum):
     DIGEST = "digest"  # the Slack adapter posts one channel's low-priority digest
     THREAD_NOTE = "thread_note"  # the Slack adapter adds one keyed note to a handoff's thread
     CONNECTOR = "connector"  # one (connector, event) pair: payload {connector, event}
+    EXPORT = "export"  # the audit trail as CSV, uploaded to the requester's DM
 
 
 def new_event_key() -> str:

@@ -12,6 +12,7 @@ resolved (``bot.container.Container.actor``), so the whole policy is table-teste
 | view (``/invoice <email>``, ``/handoff``, Home details) | finance members |
 | request (``/invoice new``) | finance members |
 | become the owner (reassign target) | finance members |
+| export the audit trail (``/handoff export``, the Home button) | the finance lead |
 
 Finance members are ``[finance] users`` / ``usergroups`` plus every approver and the finance lead.
 """
@@ -48,6 +49,7 @@ class Action(StrEnum):
     REFRESH_CONTEXT = "refresh_context"  # read the connected systems again for a handoff
     REVERSE_REFUND = "reverse_refund"  # stop an automatic refund in its grace window
     MARK_REFUNDED = "mark_refunded"  # a manual (crypto) refund was sent by hand
+    EXPORT = "export"  # the audit trail as CSV (/handoff export, the Home button)
 
 
 class Denial(StrEnum):
@@ -58,6 +60,7 @@ class Denial(StrEnum):
     NOT_FINANCE = "not_finance"  # escalate, view, request, refresh context
     NOT_OWNER_OR_FINANCE = "not_owner_or_finance"  # mark done, snooze, reassign
     TARGET_NOT_FINANCE = "target_not_finance"  # reassign to someone outside finance
+    NOT_LEAD = "not_lead"  # export
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,6 +109,7 @@ APPROVER_ACTIONS = frozenset(
 )
 OWNER_ACTIONS = frozenset({Action.MARK_DONE, Action.SNOOZE, Action.REASSIGN})
 FINANCE_ACTIONS = frozenset({Action.ESCALATE, Action.VIEW, Action.REQUEST, Action.REFRESH_CONTEXT})
+LEAD_ACTIONS = frozenset({Action.EXPORT})
 
 
 def decide(action: Action, actor: Actor, handoff: HandoffFacts | None = None) -> Permission:
@@ -124,6 +128,8 @@ def decide(action: Action, actor: Actor, handoff: HandoffFacts | None = None) ->
         return Permission(False, Denial.NOT_OWNER_OR_FINANCE)
     if action in FINANCE_ACTIONS:
         return ALLOWED if actor.is_finance_member else Permission(False, Denial.NOT_FINANCE)
+    if action in LEAD_ACTIONS:
+        return ALLOWED if actor.is_lead else Permission(False, Denial.NOT_LEAD)
     raise ValueError(f"no permission rule for {action!r}")  # pragma: no cover - enum is closed
 
 
