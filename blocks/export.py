@@ -10,6 +10,7 @@ from services.export import DATE_FORMAT, ExportRange, ExportRangeError
 __all__ = [
     "EXPORT_USAGE",
     "HOME_EXPORT_BUTTON",
+    "HOME_EXPORT_VALUE",
     "export_comment",
     "export_failed_message",
     "export_queued_message",
@@ -18,6 +19,7 @@ __all__ = [
 
 EXPORT_USAGE = f"Usage: /handoff export [from] [to]  (dates {DATE_FORMAT}; default: last 30 days)"
 HOME_EXPORT_BUTTON = "Export audit trail (last 30 days)"
+HOME_EXPORT_VALUE = "last_30_days"  # what the button carries; a click with anything else is dropped
 QUEUED = (
     "📦 Preparing the audit trail for {first} to {last} (UTC, both days included). "
     "The CSV arrives in your DM with me shortly."

@@ -21,7 +21,7 @@ from blocks.common import (
     section,
     slack_date,
 )
-from blocks.export import HOME_EXPORT_BUTTON
+from blocks.export import HOME_EXPORT_BUTTON, HOME_EXPORT_VALUE
 from blocks.handoff_context import context_texts
 from blocks.handoff_state import WORKFLOW_LABELS
 from blocks.ids import ActionId
@@ -168,7 +168,9 @@ def home_view(
         *_mapping(mapping_gaps or {}),
     ]
     if export:
-        export_button = button(HOME_EXPORT_BUTTON, ActionId.EXPORT_AUDIT.value)
+        export_button = button(
+            HOME_EXPORT_BUTTON, ActionId.EXPORT_AUDIT.value, value=HOME_EXPORT_VALUE
+        )
         blocks.append({"type": "actions", "block_id": EXPORT_BLOCK, "elements": [export_button]})
     title = MINE_TITLE.format(count=snapshot.mine_total)
     blocks += _list(title, snapshot.mine, snapshot.mine_total, MINE_EMPTY, links, now, MAX_MINE)

@@ -19,7 +19,12 @@ from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
 from slack_sdk.web.async_client import AsyncWebClient
 
 from blocks.audit import refusal
-from blocks.export import EXPORT_USAGE, export_queued_message, export_range_error
+from blocks.export import (
+    EXPORT_USAGE,
+    HOME_EXPORT_VALUE,
+    export_queued_message,
+    export_range_error,
+)
 from blocks.ids import ActionId
 from handlers.decisions import Kicker, RefusalDeps, permitted
 from handlers.payloads import SlashCommand, read_action
@@ -122,6 +127,9 @@ async def home_export(
     await ack()
     click = read_action(body)
     if click is None:
+        return
+    if click.value != HOME_EXPORT_VALUE:  # not what the button sends: malformed, dropped
+        logger.warning("ignored an export click with an unexpected value")
         return
     actor = await permitted(
         deps, client, Action.EXPORT, user=click.user_id, channel=None, card=None

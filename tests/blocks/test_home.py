@@ -160,6 +160,7 @@ def test_the_finance_lead_gets_the_export_button_near_the_top() -> None:
                 {
                     "type": "button",
                     "action_id": "home_export_audit",
+                    "value": "last_30_days",
                     "text": {
                         "type": "plain_text",
                         "text": "Export audit trail (last 30 days)",

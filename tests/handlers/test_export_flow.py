@@ -80,7 +80,7 @@ async def declined_with_card(bot: Harness) -> str:
     return handoff_id
 
 
-def home_click(user: str) -> dict[str, str]:
+def home_click(user: str, value: str = "last_30_days") -> dict[str, str]:
     """A Home tab button click as Slack sends it (container type "view")."""
     return _payload(
         {
@@ -97,6 +97,7 @@ def home_click(user: str) -> dict[str, str]:
                     "action_id": ActionId.EXPORT_AUDIT.value,
                     "block_id": "home_export",
                     "type": "button",
+                    "value": value,
                     "action_ts": str(time.time()),
                 }
             ],
@@ -225,6 +226,16 @@ async def test_home_button_is_the_leads_and_uploads_the_last_30_days(bot: Harnes
     assert len(csv_of(bot, shared)) > 1
     [exported] = await entries(bot, EventType.EXPORTED)
     assert exported.detail["via"] == "home"
+
+
+async def test_home_click_without_the_buttons_value_does_nothing(bot: Harness) -> None:
+    for user in (Demo.FIN_LEAD, Demo.APPROVER_1):
+        response = await bot.slack_post(home_click(user, value="last_9000_days"))
+        assert response.status == 200
+    await bot.drain()
+    assert dm_files(bot, Demo.FIN_LEAD) == []
+    assert await entries(bot, EventType.REFUSED) == []
+    assert bot.slack.calls_to("chat.postMessage") == []
 
 
 async def test_home_button_from_a_non_lead_is_refused_by_dm_and_audited(bot: Harness) -> None:

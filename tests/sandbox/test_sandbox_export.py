@@ -63,7 +63,11 @@ async def test_export_by_command_and_home_button_in_the_sandbox(
         json={
             "user": Demo.FIN_LEAD,
             "source": source,
-            "action": {"action_id": "home_export_audit", "block_id": "home_export"},
+            "action": {
+                "action_id": "home_export_audit",
+                "block_id": "home_export",
+                "value": "last_30_days",
+            },
         },
     )
     assert clicked.status_code == 200, clicked.text
