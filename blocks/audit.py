@@ -144,6 +144,7 @@ class RefusalCode(StrEnum):
     NOT_REISSUABLE = "not_reissuable"
     REFUND_NOT_SCHEDULED = "refund_not_scheduled"  # Reverse after release (or twice)
     REFUND_NOT_MANUAL = "refund_not_manual"  # Mark refunded on a refund not sent by hand
+    NOT_LEAD = "not_lead"  # export the audit trail
 
 
 REFUSALS = {
@@ -184,6 +185,7 @@ REFUSALS = {
     RefusalCode.REFUND_NOT_MANUAL: (
         "Nothing to mark: only a refund that waits to be sent by hand can be marked refunded."
     ),
+    RefusalCode.NOT_LEAD: "Only the finance lead can {verb}. Ask them if you need it.",
 }
 # How each refusal names the action that was refused.
 VERBS = {
@@ -202,6 +204,7 @@ VERBS = {
     "mark_refunded": "mark refunds as sent on",
     "view_metrics": "see the finance team's metrics",
     "set_approval_dms": "choose where approval requests reach you",
+    "export": "export the audit trail",
 }
 UNPAID_WHY = {
     "processing": "its Plisio invoice is still being created. It closes when the invoice is paid.",

@@ -10,6 +10,7 @@ from blocks.common import (
     JSON,
     SECTION_TEXT_MAX,
     URL_MAX,
+    button,
     clip_mrkdwn,
     context,
     escape,
@@ -20,6 +21,7 @@ from blocks.common import (
     section,
     slack_date,
 )
+from blocks.export import HOME_EXPORT_BUTTON, HOME_EXPORT_VALUE
 from blocks.handoff_context import context_texts
 from blocks.handoff_state import WORKFLOW_LABELS
 from blocks.ids import ActionId
@@ -33,6 +35,7 @@ from services.states import CLOSED, HandoffStatus
 __all__ = ["APPROVAL_DMS_CHOICES", "VIEW_BLOCKS_MAX", "approval_dms_block", "home_view"]
 
 VIEW_BLOCKS_MAX = 100
+EXPORT_BLOCK = "home_export"
 MAX_MINE, MAX_AWAITING, MAX_RECENT = 20, 15, 10  # 3 + 20 + 4 + 15 + 4 + 10 + ... < 100 blocks
 HEADER = "Your finance queue"
 UPDATED = "Updated {when}"
@@ -164,17 +167,24 @@ def home_view(
     mapping_gaps: Mapping[str, int] | None = None,
     metrics: MetricsReport | None = None,
     approval_dms: bool | None = None,
+    export: bool = False,
 ) -> JSON:
     """The whole Home tab view for one person (``links``: handoff id -> message permalink;
     ``mapping_gaps``: for admins, field -> open handoffs that arrived without it; ``metrics``:
     for the finance lead, the team's last 7 days; ``approval_dms``: for approvers and the lead,
-    whether approval requests reach their DM)."""
+    whether approval requests reach their DM; ``export``: the finance lead's "Export audit
+    trail" button)."""
     blocks: list[JSON] = [
         {"type": "header", "text": plain(HEADER, HEADER_MAX)},
         context(_counts(snapshot), UPDATED.format(when=slack_date(now))),
         *_mapping(mapping_gaps or {}),
         *(lead_metrics_blocks(metrics) if metrics is not None else []),
     ]
+    if export:
+        export_button = button(
+            HOME_EXPORT_BUTTON, ActionId.EXPORT_AUDIT.value, value=HOME_EXPORT_VALUE
+        )
+        blocks.append({"type": "actions", "block_id": EXPORT_BLOCK, "elements": [export_button]})
     title = MINE_TITLE.format(count=snapshot.mine_total)
     blocks += _list(title, snapshot.mine, snapshot.mine_total, MINE_EMPTY, links, now, MAX_MINE)
     if snapshot.approver:

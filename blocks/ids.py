@@ -57,6 +57,7 @@ class ActionId(StrEnum):
     REVERSE_REFUND = "handoff_refund_reverse"  # stop an automatic refund in its grace window
     MARK_REFUNDED = "handoff_refund_marked"  # a manual (crypto) refund was sent by hand
     APPROVAL_DMS = "home_approval_dms"  # Home tab: approval requests in the channel only / DM too
+    EXPORT_AUDIT = "home_export_audit"  # Home tab (finance lead): the last 30 days as CSV
     # Link buttons still send an action when clicked; handlers only ack it. Each link button gets
     # a suffix (see link_action_id) because action ids must be unique within a message.
     OPEN_LINK = "handoff_open_link"

@@ -28,6 +28,7 @@ from handlers import (
     commands,
     dialnexa,
     errors,
+    export,
     health,
     messages,
     metrics,
@@ -171,6 +172,7 @@ def build_bolt(container: Container) -> AsyncApp:
     commands.register(bolt, container)
     home_tab.register(bolt, container)
     approver_dms.register(bolt, container)
+    export.register(bolt, container)
     messages.register(bolt, container)
     errors.register(bolt)
     return bolt
@@ -342,6 +344,13 @@ def build_app(
         telemetry=container.metrics,
     )
     metrics.register(web_app, container.metrics, secret_value(settings.metrics_token))
+    export.register_http(
+        web_app,
+        db,
+        token=secret_value(settings.export_api_token),
+        events=container.connectors.events,
+        clock=container.clock,
+    )
     readiness = health.Readiness()
     health.register(web_app, db, mode=mode.value, readiness=readiness)
     payments = container.payments

@@ -30,6 +30,7 @@ from services.db.engine import Database
 from services.db.models import HandoffRow
 from services.digest import DigestService
 from services.events import OutboxKind
+from services.export import ExportRequests
 from services.handoffs import HandoffService
 from services.home import HomeQueries, HomeRefresher
 from services.intake import HandoffIntake
@@ -46,6 +47,7 @@ from services.worker import Worker
 from services.workspaces import in_team
 from slack_adapter import SlackAdapter, build_slack_adapter
 from slack_adapter.directory import SlackDirectory
+from slack_adapter.exports import ExportUploads
 from slack_adapter.summary import SummarySender
 from slack_adapter.workspaces import EncryptedInstallationStore, SlackClients, TeamRoutedClient
 
@@ -211,6 +213,7 @@ class Container:
     payments: PaymentUpdates  # applies verified payment callbacks
     metrics: PrometheusMetrics  # GET /metrics: this process's counters and the database gauges
     summary: WeeklySummary  # the finance lead's weekly DM (scheduled when [metrics] opts in)
+    exports: ExportRequests  # queues audit exports (uploaded to the requester's DM)
     clock: Callable[[], datetime] = utc_now
     # Several workspaces (SLACK_CLIENT_ID): each installed team's client; None with one token.
     workspaces: SlackClients | None = None
@@ -349,6 +352,8 @@ def build_container(
     refresh: Callable[[str], Awaitable[object]] = adapter.messages.refresh
     if workspaces is not None:  # the scheduler's refund release runs outside any team's work
         refresh = in_handoffs_team(handoff_team(db), adapter.messages.refresh)
+    uploads = ExportUploads(db=db, outbox=outbox, slack=slack, events=events, clock=clock)
+    worker.register(OutboxKind.EXPORT, uploads.deliver)
     # What a connector learns or links shows on the handoff's message as it arrives.
     connectors.runtime.watch(refresh)
     # So does a refund the release job sent to Stripe.
@@ -392,6 +397,7 @@ def build_container(
         payments=PaymentUpdates(db, clock=clock, events=events),
         metrics=metrics,
         summary=WeeklySummary(db, outbox, live_routing, clock=clock),
+        exports=ExportRequests(db, clock=clock),
         clock=clock,
         workspaces=workspaces,
     )

@@ -102,6 +102,8 @@ class Settings(BaseSettings):
     # GET /metrics (Prometheus) answers only a scraper sending "Authorization: Bearer <this>";
     # unset, the route answers 404.
     metrics_token: SecretStr | None = None
+    # Bearer token of GET /export/handoffs.csv (the audit export for scripts); unset: no route.
+    export_api_token: SecretStr | None = None
 
     # Connectors (connectors/registry.py): each is on when its settings are present.
     # A Fernet key (``Fernet.generate_key()``) encrypting rotating OAuth tokens in the database;

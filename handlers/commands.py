@@ -29,6 +29,7 @@ from blocks.invoices import (
 from blocks.status import handoff_status_message, not_found_message
 from connectors.plisio import Operation, PlisioError
 from handlers.decisions import REFUSED, ActorLookup, Kicker
+from handlers.export import ExportQueue, export_command
 from handlers.payloads import SlashCommand, read_command, read_submission
 from handlers.request_confirmation import confirm_request
 from services.cards import HandoffCard
@@ -59,7 +60,8 @@ COMMANDS = ("/invoice", "/handoff")
 LOOKED_UP = EventType.LOOKED_UP  # the event of every /invoice <email> and /handoff answer
 LOOKUP_INVOICES, LOOKUP_HANDOFF = "invoices_for_email", "handoff_by_call"
 NO_SUCH_CALL = "No handoff has this call ID (check it with /handoff), or leave it empty."
-HANDOFF_USAGE = "Usage: /handoff <DialNexa call ID>"
+HANDOFF_USAGE = "Usage: /handoff <DialNexa call ID>  ·  /handoff export [from] [to]"
+EXPORT_WORD, EXPORT_WHAT = "export", "audit_export"
 # validate_request's field names -> the form's input blocks.
 FORM_FIELDS = {
     "email": InvoiceField.EMAIL,
@@ -123,6 +125,9 @@ class CommandDeps(ActorLookup, Protocol):
 
     @property
     def sandbox(self) -> bool: ...
+
+    @property
+    def exports(self) -> ExportQueue: ...
 
 
 def _ephemeral(message: dict[str, Any]) -> dict[str, Any]:
@@ -218,7 +223,8 @@ async def handoff(
     client: AsyncWebClient,
     deps: CommandDeps,
 ) -> None:
-    """/handoff <call id>: the handoff's status and audit trail, privately."""
+    """/handoff <call id>: the handoff's status and audit trail, privately;
+    /handoff export [from] [to]: the audit trail as CSV in the finance lead's DM."""
     asked = read_command(command)
     if asked is None:
         await ack()
@@ -226,6 +232,11 @@ async def handoff(
     call_id = asked.text.strip()
     if not call_id:
         await ack(response_type="ephemeral", text=HANDOFF_USAGE)
+        return
+    words = call_id.split()
+    if words[0].lower() == EXPORT_WORD:
+        if await _allowed(deps, ack, Action.EXPORT, asked, what=EXPORT_WHAT, query=call_id):
+            await export_command(ack, asked, respond, deps, words[1:])
         return
     if not await _allowed(deps, ack, Action.VIEW, asked, what=LOOKUP_HANDOFF, query=call_id):
         return

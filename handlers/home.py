@@ -75,6 +75,7 @@ class HomeTab:
                 mapping_gaps=gaps,
                 metrics=metrics,
                 approval_dms=dms,
+                export=decide(Action.EXPORT, actor).allowed,  # the finance lead's export button
             )
             await self._slack.views_publish(user_id=user_id, view=view)
         except asyncio.CancelledError:

@@ -18,6 +18,7 @@ from typing import Any
 
 from aiohttp import web
 
+from sandbox.slack_files import MAX_FILE_BYTES
 from sandbox.slack_oauth import AUTHORIZE_PATH, SlackOAuth
 from sandbox.slack_objects import (
     ChangeListener,
@@ -39,7 +40,11 @@ __all__ = [
     "TokenBucket",
 ]
 
-_JSON_FIELDS = ("blocks", "attachments", "view", "metadata")
+_JSON_FIELDS = ("blocks", "attachments", "view", "metadata", "files")
+UPLOAD_PATH = "/upload/v1/{upload_id}"  # like files.slack.com/upload/v1/…
+FILES_PATH = "/files-pri/{ref}/{name}"
+DOWNLOAD_PATH = "/files-pri/{ref}/download/{name}"
+UPLOAD_CHUNK = 64 * 1024
 _DEFAULT_FAILURE_ERRORS = {429: "ratelimited", 503: "service_unavailable"}
 
 
@@ -188,6 +193,8 @@ class SlackAPI:
             "views.push": self._views_push,
             "views.update": self._views_update,
             "views.publish": self._views_publish,
+            "files.getUploadURLExternal": self._files_get_upload_url_external,
+            "files.completeUploadExternal": self._files_complete_upload_external,
         }
         # What slash-command and interaction handlers sent to their response_url, per url key.
         self.responses: defaultdict[str, list[JsonDict]] = defaultdict(list)
@@ -195,6 +202,9 @@ class SlackAPI:
         self.app.router.add_route("*", "/api/{method}", self._handle)
         self.app.router.add_get(AUTHORIZE_PATH, self.oauth.authorize)
         self.app.router.add_post("/respond/{key}", self._respond)
+        self.app.router.add_post(UPLOAD_PATH, self._upload)
+        self.app.router.add_get(FILES_PATH, self._download)
+        self.app.router.add_get(DOWNLOAD_PATH, self._download)
 
     # -- test and sandbox helpers --
 
@@ -268,9 +278,42 @@ class SlackAPI:
 
     # -- HTTP --
 
+    async def _upload(self, request: web.Request) -> web.Response:
+        """Step 2 of an upload: the bytes, raw (as slack_sdk sends them) or as a form's file."""
+        content = bytearray()
+        if request.content_type == "multipart/form-data":
+            form = await request.post()
+            part = form.get("file") or form.get("filename")
+            data = getattr(part, "file", None)
+            content += data.read() if data is not None else str(part or "").encode()
+        else:
+            async for chunk in request.content.iter_chunked(UPLOAD_CHUNK):
+                content += chunk
+                if len(content) > MAX_FILE_BYTES:
+                    return web.Response(status=413, text="file too large")
+        file = self.workspace.receive_upload(request.match_info["upload_id"], bytes(content))
+        if file is None:
+            return web.Response(status=404, text="upload url not found")
+        return web.Response(text=f"OK - {len(content)}")
+
+    async def _download(self, request: web.Request) -> web.StreamResponse:
+        """A shared file's bytes (``url_private`` / ``url_private_download``)."""
+        file = self.workspace.file_by_ref(request.match_info["ref"])
+        if file is None or file.name != request.match_info["name"] or file.content is None:
+            return web.Response(status=404, text="file not found")
+        api = self.workspace.file_api(file)
+        disposition = "attachment" if "/download/" in request.path else "inline"
+        return web.Response(
+            body=file.content,
+            content_type=api["mimetype"],
+            headers={"Content-Disposition": f'{disposition}; filename="{file.name}"'},
+        )
+
     async def _handle(self, request: web.Request) -> web.Response:
         method = request.match_info["method"]
         at = self.clock()
+        # Where this API is served (under /sandbox/slack in the sandbox): upload and file URLs.
+        self.workspace.files_url = str(request.url.with_query(None)).rsplit("/api/", 1)[0]
         try:
             raw = await self._read_args(request)
         except SlackError as exc:
@@ -508,6 +551,25 @@ class SlackAPI:
             hash=args.opt("hash"),
         )
         return self._view(view)
+
+    def _files_get_upload_url_external(self, args: _Args) -> JsonDict:
+        args.require("filename", "length")
+        file = self.workspace.reserve_file(args.req("filename"), args.integer("length", 0))
+        upload = UPLOAD_PATH.format(upload_id=file.upload_id)
+        return {"upload_url": self.workspace.files_url + upload, "file_id": file.id}
+
+    def _files_complete_upload_external(self, args: _Args) -> JsonDict:
+        files = args.parsed("files", list)
+        if not files or not all(isinstance(f, dict) for f in files):
+            raise SlackError("invalid_arguments", "[ERROR] files must be a JSON list of objects")
+        channel = args.opt("channel_id") or (args.opt("channels") or "").split(",")[0] or None
+        done = self.workspace.complete_upload(
+            files,
+            channel=channel,
+            initial_comment=args.opt("initial_comment"),
+            thread_ts=args.opt("thread_ts"),
+        )
+        return {"files": [{"id": f.id, "title": f.title or f.name} for f in done]}
 
     def _views_publish(self, args: _Args) -> JsonDict:
         args.require("user_id", "view")

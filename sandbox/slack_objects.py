@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import quote
 
 __all__ = [
     "ChangeListener",
@@ -19,6 +20,7 @@ __all__ = [
     "JsonDict",
     "Message",
     "SlackError",
+    "SlackFile",
     "Trigger",
     "User",
     "Usergroup",
@@ -120,6 +122,7 @@ class Message:
     edited: JsonDict | None = None
     metadata: JsonDict | None = None
     attachments: list[JsonDict] = field(default_factory=list)
+    files: list[JsonDict] = field(default_factory=list)  # shared files (Slack's file objects)
 
     @property
     def is_reply(self) -> bool:
@@ -137,6 +140,9 @@ class Message:
             out["blocks"] = self.blocks
         if self.attachments:
             out["attachments"] = self.attachments
+        if self.files:
+            out["files"] = self.files
+            out["upload"] = True
         if self.thread_ts is not None:
             out["thread_ts"] = self.thread_ts
         if self.reply_broadcast:
@@ -234,6 +240,49 @@ class View:
                 clear_on_close=self.clear_on_close,
             )
         return out
+
+
+@dataclass
+class SlackFile:
+    """A file uploaded with ``files.getUploadURLExternal`` (``content`` None until uploaded)."""
+
+    id: str
+    upload_id: str  # the secret part of its upload URL
+    name: str
+    length: int
+    user: str
+    created: int
+    title: str = ""
+    content: bytes | None = None
+    completed: bool = False
+    channels: list[str] = field(default_factory=list)
+
+    @property
+    def filetype(self) -> str:
+        return self.name.rsplit(".", 1)[-1].lower() if "." in self.name else "binary"
+
+    def to_api(self, *, team_id: str, files_url: str) -> JsonDict:
+        """Render as Slack's file object (``files_url``: where this workspace serves files)."""
+        name = quote(self.name)
+        private = f"{files_url}/files-pri/{team_id}-{self.id}/{name}"
+        return {
+            "id": self.id,
+            "created": self.created,
+            "timestamp": self.created,
+            "name": self.name,
+            "title": self.title or self.name,
+            "mimetype": MIMETYPES.get(self.filetype, "application/octet-stream"),
+            "filetype": self.filetype,
+            "user": self.user,
+            "size": len(self.content or b""),
+            "is_external": False,
+            "url_private": private,
+            "url_private_download": f"{files_url}/files-pri/{team_id}-{self.id}/download/{name}",
+            "channels": list(self.channels),
+        }
+
+
+MIMETYPES = {"csv": "text/csv", "txt": "text/plain", "json": "application/json"}
 
 
 @dataclass

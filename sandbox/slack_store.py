@@ -20,6 +20,7 @@ from sandbox.slack_objects import (
     JsonDict,
     Message,
     SlackError,
+    SlackFile,
     Trigger,
     User,
     Usergroup,
@@ -59,6 +60,8 @@ class SlackStore:
         self.ephemerals: list[Ephemeral] = []
         self.views: dict[str, View] = {}
         self.home_views: dict[str, str] = {}  # user id -> view id
+        self.files: dict[str, SlackFile] = {}  # uploaded files by id (sandbox.slack_files)
+        self.files_url = ""  # where files are served; set by sandbox.slack_api from its URL
         self.on_change: list[ChangeListener] = []
         self._last_ts_micros = 0
         self._serial = 0

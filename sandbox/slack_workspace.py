@@ -9,6 +9,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
+from sandbox.slack_files import SlackFiles
 from sandbox.slack_messages import SlackMessages
 from sandbox.slack_objects import Demo
 from sandbox.slack_views import SlackViews
@@ -16,7 +17,7 @@ from sandbox.slack_views import SlackViews
 __all__ = ["SlackWorkspace"]
 
 
-class SlackWorkspace(SlackMessages, SlackViews):
+class SlackWorkspace(SlackMessages, SlackViews, SlackFiles):
     """State behind the loopback Slack API: pure, synchronous, observable via ``on_change``."""
 
     @classmethod

@@ -3,7 +3,7 @@ other writable vendor doubles (Zendesk, QuickBooks, the Google sheet, Drive and 
 
 ``dump_world`` / ``load_world`` are pure and synchronous, so a round trip is unit-tested without a
 database. What is kept: the directory (members, groups, channels), every message and thread,
-ephemerals, Home tabs and the id counters. What is not: open modals and trigger ids (a restart
+ephemerals, shared files, Home tabs and the id counters. What is not: open modals and trigger ids (a restart
 closes every modal, as quitting Slack would) and the fake's request log and injected failures.
 Each other double (a ``Persistent``) keeps its own part under its name; a snapshot from before a
 double was kept has no such key and leaves that double empty (``reset``), so it still loads.
@@ -11,6 +11,7 @@ double was kept has no such key and leaves that double empty (``reset``), so it 
 
 from __future__ import annotations
 
+import base64
 import logging
 from collections.abc import Callable, Mapping
 from dataclasses import asdict
@@ -18,7 +19,16 @@ from decimal import Decimal
 from typing import Any, Protocol
 
 from sandbox.plisio import FakeInvoice, FakePlisio
-from sandbox.slack_objects import Channel, Ephemeral, JsonDict, Message, User, Usergroup, View
+from sandbox.slack_objects import (
+    Channel,
+    Ephemeral,
+    JsonDict,
+    Message,
+    SlackFile,
+    User,
+    Usergroup,
+    View,
+)
 from sandbox.slack_workspace import SlackWorkspace
 
 __all__ = ["FORMAT", "Persistent", "SnapshotError", "dump_world", "load_world"]
@@ -56,11 +66,23 @@ def _dump_workspace(ws: SlackWorkspace) -> JsonDict:
             for c in ws.channels.values()
         ],
         "ephemerals": [asdict(e) for e in ws.ephemerals],
+        # Shared files with their bytes, so a download link still works after a restart.
+        "files": [_dump_file(f) for f in ws.files.values() if f.completed],
         "home_views": homes,
         "views": [asdict(ws.views[view_id]) for view_id in homes.values()],
         "last_ts_micros": ws._last_ts_micros,
         "serial": ws._serial,
     }
+
+
+def _dump_file(file: SlackFile) -> JsonDict:
+    out = asdict(file)
+    out["content"] = base64.b64encode(file.content or b"").decode()
+    return out
+
+
+def _file(data: dict[str, Any]) -> SlackFile:
+    return SlackFile(**{**data, "content": base64.b64decode(data["content"])})
 
 
 def _dump_invoice(invoice: FakeInvoice) -> JsonDict:
@@ -118,6 +140,7 @@ def load_world(
         groups = {g["id"]: Usergroup(**g) for g in slack["usergroups"]}
         channels = {c["id"]: _channel(dict(c)) for c in slack["channels"]}
         ephemerals = [Ephemeral(**e) for e in slack["ephemerals"]]
+        files = {f["id"]: _file(f) for f in slack.get("files", [])}
         views = {v["id"]: View(**v) for v in slack["views"]}
         homes = {str(k): str(v) for k, v in slack["home_views"].items() if v in views}
         last_ts, serial = int(slack["last_ts_micros"]), int(slack["serial"])
@@ -128,6 +151,7 @@ def load_world(
     workspace.users, workspace.usergroups, workspace.channels = users, groups, channels
     workspace.ephemerals, workspace.views, workspace.home_views = ephemerals, views, homes
     workspace._last_ts_micros, workspace._serial = last_ts, serial
+    workspace.files = files
     workspace._triggers.clear()
     workspace._modal_stacks.clear()
     plisio.invoices, plisio._seq = invoices, seq

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from urllib.parse import urlsplit
 
 from sandbox.plisio import FakeInvoice, FakePlisio
 from sandbox.slack_objects import Channel, JsonDict, Message, SlackError, View
@@ -78,6 +79,18 @@ def _message(workspace: SlackWorkspace, message: Message) -> JsonDict:
         "reply_count": len(message.replies),
         "broadcast": message.reply_broadcast,
         "edited": message.edited is not None,
+        "files": [_file(f) for f in message.files],
+    }
+
+
+def _file(file: JsonDict) -> JsonDict:
+    # The page links to the download on its own host (the bot may reach the API by another).
+    url = str(file.get("url_private_download") or "")
+    return {
+        "name": file.get("name"),
+        "title": file.get("title"),
+        "size": file.get("size"),
+        "download": urlsplit(url).path if url else None,
     }
 
 

@@ -89,6 +89,7 @@ class EventType(StrEnum):
     REFUND_MARKED = "refund_marked"  # an approver marked a manual refund as done
     REFUSED = "refused"  # a click, command or submission the policy refused
     LOOKED_UP = "looked_up"  # /invoice <email>, /handoff and other read-only answers
+    EXPORTED = "exported"  # the audit trail left as CSV (detail: via, from, to, rows)
 
 
 class OutboxKind(StrEnum):
@@ -103,6 +104,7 @@ class OutboxKind(StrEnum):
     CONNECTOR = "connector"  # one (connector, event) pair: payload {connector, event}
     WEEKLY_SUMMARY = "weekly_summary"  # the finance lead's weekly numbers (services/summary.py)
     APPROVER_DM = "approver_dm"  # copies of a decision message to approvers' DMs (one event)
+    EXPORT = "export"  # the audit trail as CSV, uploaded to the requester's DM
 
 
 def new_event_key() -> str:

@@ -14,6 +14,7 @@ resolved (``bot.container.Container.actor``), so the whole policy is table-teste
 | set approval DMs (Home tab: approval requests in the channel only, or a DM too) | finance members |
 | become the owner (reassign target) | finance members |
 | view metrics (the Home tab's "Last 7 days", the weekly summary) | the finance lead |
+| export the audit trail (``/handoff export``, the Home button) | the finance lead |
 
 Finance members are ``[finance] users`` / ``usergroups`` plus every approver and the finance lead.
 """
@@ -52,6 +53,7 @@ class Action(StrEnum):
     MARK_REFUNDED = "mark_refunded"  # a manual (crypto) refund was sent by hand
     VIEW_METRICS = "view_metrics"  # the team's timings (Home tab, weekly summary DM)
     SET_APPROVAL_DMS = "set_approval_dms"  # Home tab: approval requests in a DM too, or not
+    EXPORT = "export"  # the audit trail as CSV (/handoff export, the Home button)
 
 
 class Denial(StrEnum):
@@ -62,7 +64,7 @@ class Denial(StrEnum):
     NOT_FINANCE = "not_finance"  # escalate, view, request, refresh context
     NOT_OWNER_OR_FINANCE = "not_owner_or_finance"  # mark done, snooze, reassign
     TARGET_NOT_FINANCE = "target_not_finance"  # reassign to someone outside finance
-    NOT_LEAD = "not_lead"  # view metrics
+    NOT_LEAD = "not_lead"  # view metrics, export
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,7 +112,7 @@ APPROVER_ACTIONS = frozenset(
     }
 )
 OWNER_ACTIONS = frozenset({Action.MARK_DONE, Action.SNOOZE, Action.REASSIGN})
-LEAD_ACTIONS = frozenset({Action.VIEW_METRICS})
+LEAD_ACTIONS = frozenset({Action.VIEW_METRICS, Action.EXPORT})
 FINANCE_ACTIONS = frozenset(
     {
         Action.ESCALATE,

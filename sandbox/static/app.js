@@ -115,6 +115,7 @@ function messageNode(channel, message, { inThread = false } = {}) {
         el("time", { class: "msg-time", datetime: new Date(Number(message.ts) * 1000).toISOString() }, clock(message.ts)),
         message.edited ? el("span", { class: "edited" }, "(edited)") : null),
       content,
+      ...(message.files || []).map(fileNode),
       !inThread && message.reply_count
         ? el("button", {
           type: "button", class: "replies", "data-testid": "replies",
@@ -122,6 +123,16 @@ function messageNode(channel, message, { inThread = false } = {}) {
         }, `${message.reply_count} ${message.reply_count === 1 ? "reply" : "replies"}`)
         : null));
   return node;
+}
+
+function fileNode(file) {
+  const size = file.size >= 1024 ? `${Math.round(file.size / 1024)} KB` : `${file.size} B`;
+  return el("div", { class: "msg-file", "data-testid": "file" },
+    el("span", { class: "file-icon", "aria-hidden": "true" }, "📄"),
+    file.download
+      ? el("a", { href: file.download, download: file.name, "data-testid": "file-download" }, file.title || file.name)
+      : el("span", {}, file.title || file.name),
+    el("span", { class: "file-size" }, ` ${file.name} · ${size}`));
 }
 
 function ephemeralNode(channel, eph) {

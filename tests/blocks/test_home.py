@@ -146,3 +146,29 @@ def test_admins_see_which_dialnexa_fields_need_mapping() -> None:
     assert_golden("home_view_admin", view)
     plain = json.dumps(home_view(snapshot(), now=NOW, links={}))
     assert "fields to map" not in plain
+
+
+def test_the_finance_lead_gets_the_export_button_near_the_top() -> None:
+    view = home_view(snapshot(), now=NOW, links={}, export=True)
+    validate_view(view)
+    actions = [b for b in view["blocks"] if b["type"] == "actions"]
+    assert actions == [
+        {
+            "type": "actions",
+            "block_id": "home_export",
+            "elements": [
+                {
+                    "type": "button",
+                    "action_id": "home_export_audit",
+                    "value": "last_30_days",
+                    "text": {
+                        "type": "plain_text",
+                        "text": "Export audit trail (last 30 days)",
+                        "emoji": True,
+                    },
+                }
+            ],
+        }
+    ]
+    assert view["blocks"].index(actions[0]) == 2  # under the header and the counts
+    assert "home_export_audit" not in json.dumps(home_view(snapshot(), now=NOW, links={}))

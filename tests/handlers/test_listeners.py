@@ -20,7 +20,7 @@ from blocks.ids import (
     encode_metadata,
     encode_snooze_value,
 )
-from handlers import actions, approver_dms, commands, home, messages, reissue, views
+from handlers import actions, approver_dms, commands, export, home, messages, reissue, views
 from handlers.decisions import REFUSED
 from services.cards import HandoffCard
 from services.handoffs import DecisionResult, Outcome
@@ -305,7 +305,7 @@ class App:
 
 def test_register_wires_every_id_and_nothing_else(card: HandoffCard) -> None:
     app, deps = App(), Deps(Handoffs(card))
-    for module in (actions, reissue, views, commands, home, approver_dms, messages):
+    for module in (actions, reissue, views, commands, home, approver_dms, messages, export):
         module.register(app, deps)
     assert set(app.wired) == {
         *(("action", a.value) for a in ActionId if a is not ActionId.OPEN_LINK),

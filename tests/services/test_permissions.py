@@ -109,6 +109,14 @@ TABLE: dict[Action, list[tuple[Actor, Permission]]] = {
         (FINANCE, Permission(False, Denial.NOT_LEAD)),
         (OUTSIDER, Permission(False, Denial.NOT_LEAD)),
     ],
+    # The audit trail as CSV: the finance lead only, not approvers or other finance members.
+    Action.EXPORT: [
+        (LEAD, YES),
+        (APPROVER, Permission(False, Denial.NOT_LEAD)),
+        (FINANCE, Permission(False, Denial.NOT_LEAD)),
+        (OWNER_ONLY, Permission(False, Denial.NOT_LEAD)),
+        (OUTSIDER, Permission(False, Denial.NOT_LEAD)),
+    ],
 }
 
 
