@@ -25,6 +25,7 @@ from handlers import (
     dialnexa,
     errors,
     health,
+    info,
     messages,
     plisio_callback,
     reissue,
@@ -155,6 +156,7 @@ def build_bolt(container: Container) -> AsyncApp:
     actions.register(bolt, container)
     reissue.register(bolt, container)
     views.register(bolt, container)
+    info.register(bolt, container)
     commands.register(bolt, container)
     home_tab.register(bolt, container)
     messages.register(bolt, container)

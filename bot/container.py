@@ -28,6 +28,7 @@ from services.digest import DigestService
 from services.events import OutboxKind
 from services.handoffs import HandoffService
 from services.home import HomeQueries, HomeRefresher
+from services.info_requests import InfoRequests
 from services.intake import HandoffIntake
 from services.interactions import SeenInteractions
 from services.mapping import MappingGaps
@@ -157,6 +158,7 @@ class Container:
     seen: SeenInteractions  # the replay check's record of interactions already handled
     connectors: Connectors  # the connector runtime, the event log, the payment provider
     payments: PaymentUpdates  # applies verified payment callbacks
+    info: InfoRequests  # "Request info": approvers' questions and their answers
     clock: Callable[[], datetime] = utc_now
 
     @property
@@ -303,5 +305,6 @@ def build_container(
         seen=SeenInteractions(db, clock=clock),
         connectors=connectors,
         payments=PaymentUpdates(db, clock=clock, events=events),
+        info=InfoRequests(db, live_routing, clock=clock, events=events),
         clock=clock,
     )
