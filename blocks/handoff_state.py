@@ -159,7 +159,7 @@ def state_text(card: HandoffCard, now: datetime) -> str:
     head = [lines[0], _deadline(card, now), _urgency(card)]
     lines[0] = " · ".join(part for part in head if part)
     info = card.info
-    if info is not None and not card.closed:
+    if info is not None and card.decidable:
         # The question leads until it is answered; where the handoff stood follows.
         waiting = WAITING_INFO.format(
             asked_to=who(info.asked_to), asked_by=who(info.asked_by), when=slack_date(info.due_at)

@@ -23,6 +23,7 @@ from blocks.common import (
     truncate,
     who,
 )
+from blocks.conversation import REMOVED_WORDS
 from blocks.handoff_state import WORKFLOW_LABELS, card_amount
 from blocks.ids import (
     ActionId,
@@ -43,6 +44,7 @@ __all__ = [
     "answer_modal",
     "info_nudge",
     "question_dm",
+    "removed_message",
     "request_info_modal",
 ]
 
@@ -86,6 +88,7 @@ NUDGE_CHANNEL = (
 )
 NUDGE_TEXT_LATE = "Question overdue by {when}: {title}"
 NUDGE_TEXT_DUE = "Question due in {when}: {title}"
+REMOVED = "I removed {what} from your answer before storing and sending it."
 CONTEXT_LINE = "Call ID `{call_id}` · handoff `{handoff_id}`"
 
 
@@ -314,3 +317,13 @@ def info_nudge(
     blocks.append(_ids(card))
     text = _text(card, NUDGE_TEXT_LATE if late else NUDGE_TEXT_DUE, when=when)
     return {"text": text, "blocks": blocks}
+
+
+def removed_message(removed: tuple[str, ...]) -> JSON | None:
+    """Said in the thread after an answer typed there lost a card number or bank details."""
+    words = [REMOVED_WORDS[r] for r in removed if r in REMOVED_WORDS]
+    if not words:
+        return None
+    what = words[0] if len(words) == 1 else ", ".join(words[:-1]) + " and " + words[-1]
+    text = REMOVED.format(what=what)
+    return {"text": text, "blocks": [section(text)]}

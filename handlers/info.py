@@ -12,6 +12,7 @@ are stored or sent (``services.info_requests.suppress``).
 from __future__ import annotations
 
 import logging
+from datetime import datetime
 from typing import Any, Protocol
 
 from slack_bolt.async_app import AsyncAck, AsyncApp
@@ -19,9 +20,8 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from blocks.audit import REFUSALS, RefusalCode, refusal
-from blocks.conversation import note_saved_message
 from blocks.ids import ActionId, BlockId, CallbackId, InputId, ModalMetadata, decode_button_value
-from blocks.info import answer_dm, answer_modal, question_dm, request_info_modal
+from blocks.info import answer_dm, answer_modal, question_dm, removed_message, request_info_modal
 from handlers.decisions import (
     DecisionDeps,
     facts,
@@ -105,7 +105,8 @@ async def _refuse_result(
 ) -> None:
     """Tell (and audit) why asking or answering did nothing."""
     request = result.request
-    by = at = None
+    by: str | None = None
+    at: datetime | None = None
     if result.outcome is InfoOutcome.NOT_OPEN and request is not None:
         by, at = request.answer_by, request.answered_at
     code = result.outcome.value
@@ -326,7 +327,7 @@ async def answer_in_thread(
     if not result.ok:
         return False  # answered a moment ago (the modal won): an ordinary note
     await _answered(deps, client, result, user=user, channel=channel, handoff_id=handoff_id)
-    removed = note_saved_message(answer.removed, prompt=False)
+    removed = removed_message(answer.removed)
     if removed is not None:
         try:
             await client.chat_postMessage(

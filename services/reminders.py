@@ -28,7 +28,7 @@ from services.db.models import HandoffRow, InfoRequestRow, OutboxItem
 from services.events import BOT, Event, EventLog, EventType, OutboxKind
 from services.outbox import Outbox
 from services.routing import Reminders, RoutingConfig
-from services.states import CLOSED
+from services.states import CLOSED, DECIDABLE
 
 __all__ = [
     "NUDGE_KIND",
@@ -48,6 +48,7 @@ logger = logging.getLogger(__name__)
 
 NUDGE_KIND = OutboxKind.NUDGE  # the outbox kind that sends one reminder
 CLOSED_VALUES = frozenset(s.value for s in CLOSED)
+DECIDABLE_VALUES = frozenset(s.value for s in DECIDABLE)
 
 
 class NudgeKind(StrEnum):
@@ -233,7 +234,7 @@ class ReminderService:
 
     async def _claim_info_batch(self, now: datetime, steps: Sequence[Step]) -> tuple[int, int]:
         """The same claim for open questions: the ladder counts from the answer's ``due_at``;
-        a question on a handoff closed since is dropped from the pass."""
+        a question on a handoff decided since (approved, declined, closed) is not chased."""
         async with self._db.sessions() as session, session.begin():
             query = (
                 select(
@@ -259,7 +260,7 @@ class ReminderService:
                     step=row.reminder_step,
                     base=row.due_at,
                     now=now,
-                    closed=row.status in CLOSED_VALUES,
+                    closed=row.status not in DECIDABLE_VALUES,
                 )
                 claimed = await session.execute(
                     update(InfoRequestRow)

@@ -95,14 +95,14 @@ class NudgeSender:
 
     async def _deliver_info(self, item: ClaimedItem) -> None:
         """One reminder step about an unanswered question: the person asked, then the lead,
-        then the thread; dropped unsent once it was answered or its handoff closed."""
+        then the thread; dropped unsent once it was answered or its handoff was decided."""
         assert item.handoff_id is not None
         kind = NudgeKind(item.payload["kind"])
         key = str(item.payload["key"])
         retry = item.attempts > 1
         card = await self.handoffs.card(item.handoff_id)
         request = await self.records.info_request(item.payload)
-        if card is None or card.closed or request is None:
+        if card is None or not card.decidable or request is None:
             await self.outbox.complete(item.id)
             return
         if retry and await self.records.recorded(item.handoff_id, key):
