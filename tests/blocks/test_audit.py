@@ -69,6 +69,7 @@ GOLDEN_ACTIONS = {
     RefusalCode.NOT_FINANCE: "view",
     RefusalCode.NOT_OWNER_OR_FINANCE: "mark_done",
     RefusalCode.UNPAID: "mark_done",
+    RefusalCode.NOT_ASKED: "answer_info",
 }
 
 

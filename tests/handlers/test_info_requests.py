@@ -252,7 +252,14 @@ async def test_answer_from_the_dm_modal(bot: Harness) -> None:
     [answered] = await events(bot, handoff_id, EventType.INFO_ANSWERED)
     assert answered["via"] == "modal"
     # Answering again finds nothing open: told so, nothing sent twice.
-    assert (await bot.slack_post(click)).status == 200
+    again = block_action(
+        user=OWNER,
+        action_id=ActionId.ANSWER_INFO,
+        value=handoff_id,
+        channel=dm.channel,
+        message_ts=dm.ts,
+    )
+    assert (await bot.slack_post(again)).status == 200
     assert len(bot.opened_views(OWNER, CallbackId.ANSWER_INFO_MODAL)) == 1
     assert any("already answered" in t for t in bot.ephemerals_for(OWNER))
     assert len(answers_to(bot, APPROVER)) == 1
