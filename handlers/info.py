@@ -187,15 +187,15 @@ async def submit_question(
     user = submitted.user_id
     target = submitted.value(BlockId.ASKED, InputId.ASKED)
     card = await deps.handoffs.card(meta.handoff_id)
-    problem = None
+    wrong: str | None = None
     if not isinstance(target, str) or not target:
-        problem = NO_TARGET
+        wrong = NO_TARGET
     elif target == user:
-        problem = NOT_YOURSELF
+        wrong = NOT_YOURSELF
     elif not may_be_asked(await deps.actor(target), facts(card)):
-        problem = TARGET_NOT_ASKABLE
-    if problem is not None:
-        await ack(response_action="errors", errors={BlockId.ASKED.value: problem})
+        wrong = TARGET_NOT_ASKABLE
+    if wrong is not None:
+        await ack(response_action="errors", errors={BlockId.ASKED.value: wrong})
         return
     await ack()
     assert isinstance(target, str)
