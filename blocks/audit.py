@@ -89,6 +89,13 @@ NOTES: dict[str, tuple[str, str, str]] = {
         "raw",
         "later",
     ),
+    # Request info (services/info): the detail is "<user id>\n<the person's words>".
+    EventType.INFO_REQUESTED: (
+        "❓ {actor} asked {detail}",
+        "asked",
+        "for information before deciding.",
+    ),
+    EventType.INFO_ANSWERED: ("💬 {actor} answered {detail}", "answered", "the question."),
     EventType.PAYMENT_STATUS: (
         "ℹ️ Plisio reports the invoice status: {detail}",
         "reason",
@@ -145,6 +152,10 @@ class RefusalCode(StrEnum):
     REFUND_NOT_SCHEDULED = "refund_not_scheduled"  # Reverse after release (or twice)
     REFUND_NOT_MANUAL = "refund_not_manual"  # Mark refunded on a refund not sent by hand
     NOT_LEAD = "not_lead"  # export the audit trail
+    NOT_ASKED = "not_asked"  # Answer on a question put to someone else
+    TARGET_NOT_ASKABLE = "target_not_askable"  # ask someone outside finance
+    INFO_ALREADY_OPEN = "info_already_open"  # ask while another question waits
+    INFO_NOT_OPEN = "info_not_open"  # Answer after the question was answered
 
 
 REFUSALS = {
@@ -182,6 +193,15 @@ REFUSALS = {
         "Not reversed: only an automatic refund still in its grace window can be reversed, "
         "and this one is not (any more). The message shows where it stands."
     ),
+    RefusalCode.NOT_ASKED: "Only the person the question was put to can {verb}.",
+    RefusalCode.TARGET_NOT_ASKABLE: (
+        "You can ask a finance member, or the person who requested this handoff."
+    ),
+    RefusalCode.INFO_ALREADY_OPEN: (
+        "A question on this handoff still waits for its answer; the message shows whom it "
+        "asks. Ask again once it is answered."
+    ),
+    RefusalCode.INFO_NOT_OPEN: "That question was already answered{by}{when}.",
     RefusalCode.REFUND_NOT_MANUAL: (
         "Nothing to mark: only a refund that waits to be sent by hand can be marked refunded."
     ),
@@ -205,6 +225,8 @@ VERBS = {
     "view_metrics": "see the finance team's metrics",
     "set_approval_dms": "choose where approval requests reach you",
     "export": "export the audit trail",
+    "request_info": "ask for information on",
+    "answer_info": "answer it",
 }
 UNPAID_WHY = {
     "processing": "its Plisio invoice is still being created. It closes when the invoice is paid.",
@@ -247,6 +269,12 @@ def _detail(kind: str, detail: str | None, default: str) -> str:
         return ""
     if not detail:
         return default
+    if kind in {"asked", "answered"}:
+        person, _, words = detail.partition("\n")
+        said = clip_mrkdwn(words.strip() or "…", DETAIL_MAX, inert=True)[0]
+        if kind == "asked":
+            return f"{_person_ref(person)} before deciding: “{said}”"
+        return f"{_person_ref(person, possessive=True)} question: “{said}”"
     if kind == "user":
         # A user id, or the mention a caller built from one (<@U…>): shown as a mention.
         bare = detail.removeprefix("<@").removesuffix(">") if detail.startswith("<@") else detail
@@ -269,6 +297,13 @@ def _detail(kind: str, detail: str | None, default: str) -> str:
         return link(detail, OPEN_INVOICE)
     clipped = clip_mrkdwn(detail, DETAIL_MAX, inert=True)[0]
     return f" {clipped}" if kind == "text" else clipped
+
+
+def _person_ref(user: str, *, possessive: bool = False) -> str:
+    """A user id as a mention (``<@U1>'s``), or "someone" / "the" when there is none."""
+    if not user.strip() or len(user) > 64:
+        return "the" if possessive else "someone"
+    return f"{who(user)}'s" if possessive else who(user)
 
 
 def refusal(

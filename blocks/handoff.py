@@ -76,6 +76,7 @@ EXCERPT_TITLE = "*From the transcript*"
 APPROVE, APPROVE_SECOND, DECLINE = "Approve", "Approve (2nd of 2)", "Decline"
 ESCALATE, REASSIGN, RETRY, MARK_DONE = "Escalate", "Reassign", "Retry", "Mark done"
 REISSUE = "Reissue invoice"
+REQUEST_INFO = "Request info"
 CONFIRM_NO = "Cancel"
 DONE_CONFIRM_TITLE, DONE_CONFIRM_YES = "Mark this handoff done?", "Mark done"
 DONE_CONFIRM_TEXT = "This closes the handoff and stops its follow-up reminders."
@@ -203,6 +204,8 @@ def _decisions(card: HandoffCard) -> JSON | None:
     if card.decidable:
         decline = button(DECLINE, ActionId.DECLINE, value=value, style="danger")
         elements = [_approve(card, value), decline, escalate, reassign]
+        if card.info is None:  # one question at a time: the status line shows the open one
+            elements.insert(2, button(REQUEST_INFO, ActionId.REQUEST_INFO, value=value))
     elif card.status is HandoffStatus.ACTION_FAILED:
         retry = button(RETRY, ActionId.RETRY, value=value, style="primary")
         decline = button(DECLINE, ActionId.DECLINE, value=value, style="danger")

@@ -77,6 +77,9 @@ DONE_BY = "☑️ *Done* · marked by {who}, {when}"
 DONE = "☑️ *Done*"
 ESCALATED_BY = "🔺 Escalated by {who}, {when}: {reason}"
 OVERDUE = "⏰ *Overdue by {duration}*"
+WAITING_INFO = "❓ *Waiting for info from* {asked_to} · asked by {asked_by} · answer due {when}"
+QUESTION_LINE = "> {question}"
+QUESTION_MAX = 500
 REVIEW = "⚠️ *Check before approving:* {flags}"
 NO_OWNER_YET = "👤 *No owner yet* · use *Reassign* to give it one"
 REMOVED = "🔒 *Removed from this handoff:* {items}"
@@ -155,6 +158,14 @@ def state_text(card: HandoffCard, now: datetime) -> str:
     lines = _status_lines(card)
     head = [lines[0], _deadline(card, now), _urgency(card)]
     lines[0] = " · ".join(part for part in head if part)
+    info = card.info
+    if info is not None and card.decidable:
+        # The question leads until it is answered; where the handoff stood follows.
+        waiting = WAITING_INFO.format(
+            asked_to=who(info.asked_to), asked_by=who(info.asked_by), when=slack_date(info.due_at)
+        )
+        question = clip_mrkdwn(info.question, QUESTION_MAX, inert=True)[0]
+        lines[:0] = [waiting, QUESTION_LINE.format(question=question)]
     escalated = _mark(card, EventType.ESCALATED)
     if escalated and not card.closed:
         reason = clip_mrkdwn(escalated.note or NO_REASON, ERROR_MAX)[0]

@@ -58,6 +58,8 @@ class ActionId(StrEnum):
     MARK_REFUNDED = "handoff_refund_marked"  # a manual (crypto) refund was sent by hand
     APPROVAL_DMS = "home_approval_dms"  # Home tab: approval requests in the channel only / DM too
     EXPORT_AUDIT = "home_export_audit"  # Home tab (finance lead): the last 30 days as CSV
+    REQUEST_INFO = "handoff_request_info"  # an approver asks a question before deciding
+    ANSWER_INFO = "handoff_answer_info"  # the person asked opens the Answer modal
     # Link buttons still send an action when clicked; handlers only ack it. Each link button gets
     # a suffix (see link_action_id) because action ids must be unique within a message.
     OPEN_LINK = "handoff_open_link"
@@ -75,6 +77,8 @@ class CallbackId(StrEnum):
     REASSIGN_MODAL = "handoff_reassign_modal"
     APPROVE_MODAL = "handoff_approve_modal"  # approve with identity confirmation
     INVOICE_NEW_MODAL = "invoice_new_modal"
+    REQUEST_INFO_MODAL = "handoff_request_info_modal"
+    ANSWER_INFO_MODAL = "handoff_answer_info_modal"
 
 
 class BlockId(StrEnum):
@@ -86,6 +90,9 @@ class BlockId(StrEnum):
     IDENTITY = "identity_block"
     EMAIL = "email_block"  # approve modal: which customer emails to send
     EMAIL_TEXT = "email_text_block"  # approve modal: a collections follow-up's body
+    QUESTION = "question_block"  # request info: the question
+    ASKED = "asked_block"  # request info: whom to ask
+    ANSWER = "answer_block"  # answer modal: the answer
     # Message blocks that hold buttons, so a handler can tell where a click came from.
     DECISIONS = "handoff_decisions"
     LINKS = "handoff_links"
@@ -113,6 +120,9 @@ class InputId(StrEnum):
     IDENTITY = "identity_input"
     EMAIL = "email_input"
     EMAIL_TEXT = "email_text_input"
+    QUESTION = "question_input"
+    ASKED = "asked_input"
+    ANSWER = "answer_input"
 
 
 class InvoiceField(StrEnum):

@@ -181,6 +181,11 @@ SENTENCES: dict[str, Sentence] = {
     EventType.REFUND_MARKED: lambda a, d: (
         f"{_person(a)} marked the refund of {_refund_amount(d)} as sent by hand"
     ),
+    EventType.INFO_REQUESTED: lambda a, d: (
+        f"{_person(a)} asked {who(str(d.get('asked_to') or '')) or 'someone'} for information"
+        + _why(d, "question")
+    ),
+    EventType.INFO_ANSWERED: lambda a, d: f"{_person(a)} answered the question{_why(d, 'answer')}",
     EventType.REFUSED: lambda a, d: f"{_person(a)} was refused ({_text(d, 'action') or 'action'})",
     EventType.LOOKED_UP: lambda a, d: f"{_person(a)} looked it up",
 }

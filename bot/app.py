@@ -30,6 +30,7 @@ from handlers import (
     errors,
     export,
     health,
+    info,
     messages,
     metrics,
     plisio_callback,
@@ -169,6 +170,7 @@ def build_bolt(container: Container) -> AsyncApp:
     actions.register(bolt, container)
     reissue.register(bolt, container)
     views.register(bolt, container)
+    info.register(bolt, container)
     commands.register(bolt, container)
     home_tab.register(bolt, container)
     approver_dms.register(bolt, container)

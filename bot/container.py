@@ -33,6 +33,7 @@ from services.events import OutboxKind
 from services.export import ExportRequests
 from services.handoffs import HandoffService
 from services.home import HomeQueries, HomeRefresher
+from services.info_requests import InfoRequests
 from services.intake import HandoffIntake
 from services.interactions import SeenInteractions
 from services.mapping import MappingGaps
@@ -214,6 +215,7 @@ class Container:
     metrics: PrometheusMetrics  # GET /metrics: this process's counters and the database gauges
     summary: WeeklySummary  # the finance lead's weekly DM (scheduled when [metrics] opts in)
     exports: ExportRequests  # queues audit exports (uploaded to the requester's DM)
+    info: InfoRequests  # "Request info": approvers' questions and their answers
     clock: Callable[[], datetime] = utc_now
     # Several workspaces (SLACK_CLIENT_ID): each installed team's client; None with one token.
     workspaces: SlackClients | None = None
@@ -398,6 +400,7 @@ def build_container(
         metrics=metrics,
         summary=WeeklySummary(db, outbox, live_routing, clock=clock),
         exports=ExportRequests(db, clock=clock),
+        info=InfoRequests(db, live_routing, clock=clock, events=events),
         clock=clock,
         workspaces=workspaces,
     )

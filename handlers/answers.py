@@ -33,6 +33,7 @@ from connectors.plisio import PlisioError
 from handlers.actions import UserDirectory
 from handlers.commands import InvoiceLookup
 from handlers.decisions import DecisionDeps, after_decision
+from handlers.info import InfoService
 from services.cards import HandoffCard
 from services.conversation import ActedHow, Conversation, ConversationQueries, TypedDecisions
 from services.db.engine import Database
@@ -79,6 +80,9 @@ class MessageDeps(DecisionDeps, Protocol):
 
     @property
     def sandbox(self) -> bool: ...
+
+    @property
+    def info(self) -> InfoService: ...
 
 
 @dataclass(frozen=True)

@@ -106,7 +106,11 @@ def facts(card: HandoffCard | None) -> HandoffFacts | None:
     """What the permission policy needs from a handoff."""
     if card is None:
         return None
-    return HandoffFacts(owner_slack_id=card.owner_slack_id, requested_by=card.requested_by)
+    return HandoffFacts(
+        owner_slack_id=card.owner_slack_id,
+        requested_by=card.requested_by,
+        asked_to=card.info.asked_to if card.info is not None else None,
+    )
 
 
 async def refuse(

@@ -3,8 +3,10 @@
 ``message`` (DMs and channel thread replies) and ``app_mention`` listeners hand the text to
 ``handlers.answers.answer``, which answers with the same builders as ``/handoff``, ``/invoice``
 and the Home tab and acts through the buttons' policy and services. A plain reply in a handoff's
-thread is saved as a suppressed note. Slack's retries of one event are dropped by the replay
-check (``handlers.replays``) by ``event_id`` before any listener runs.
+thread is saved as a suppressed note, unless it comes from the person an open "Request info"
+question asks: then it is the answer (``handlers.info.answer_in_thread``). Slack's retries of
+one event are dropped by the replay check (``handlers.replays``) by ``event_id`` before any
+listener runs.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from blocks.conversation import decode_prefill, note_saved_message, prefilled_invoice_form
 from blocks.ids import ActionId
 from blocks.invoices import FIAT_CURRENCIES, invoice_request_modal
-from handlers import assistant
+from handlers import assistant, info
 from handlers.answers import MessageDeps, Talk, Where, answer
 from handlers.decisions import permitted
 from handlers.payloads import read_action
@@ -75,6 +77,17 @@ async def on_message(
         return  # an @mention: app_mention answers it
     handoff = await talk.queries.handoff_for_thread(channel, str(thread_ts))
     if handoff is None:
+        return
+    # The person an approver's open question asks: their reply is the answer.
+    if await info.answer_in_thread(
+        talk.deps,
+        client,
+        handoff_id=handoff,
+        user=user,
+        text=text,
+        channel=channel,
+        thread_ts=str(thread_ts),
+    ):
         return
     intent = parse(text, now=talk.deps.clock(), bot_user=bot_user, reply=True)
     if intent.kind is Kind.NOTE:

@@ -20,6 +20,7 @@ __all__ = [
     "ActionMark",
     "ApprovalMark",
     "HandoffCard",
+    "InfoWaiting",
     "InvoiceInfo",
     "RefundInfo",
     "approval_effect",
@@ -87,6 +88,17 @@ class RefundInfo:
 
 
 @dataclass(frozen=True, slots=True)
+class InfoWaiting:
+    """An approver's question still waiting for its answer (``services.info_requests``)."""
+
+    asked_by: str
+    asked_to: str
+    question: str  # suppressed
+    asked_at: datetime
+    due_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
 class HandoffCard:
     handoff_id: str
     call_id: str
@@ -123,6 +135,7 @@ class HandoffCard:
     # as the connector stored it (suppressed, JSON-ready); drawn by blocks.handoff_context.
     context: dict[str, dict[str, Any]] = field(default_factory=dict)
     refund: RefundInfo | None = None  # a refund handoff's refund (services/refunds)
+    info: InfoWaiting | None = None  # an open "Request info" question
 
     @property
     def required_approvals(self) -> int:

@@ -87,6 +87,8 @@ class EventType(StrEnum):
     REFUND_REFUSED = "refund_refused"  # a guardrail refused it (disputed, over the payment, ...)
     REFUND_MANUAL = "refund_manual"  # no API can refund it (crypto): finance follows a checklist
     REFUND_MARKED = "refund_marked"  # an approver marked a manual refund as done
+    INFO_REQUESTED = "info_requested"  # an approver asked a question before deciding
+    INFO_ANSWERED = "info_answered"  # the person asked answered it (thread reply or modal)
     REFUSED = "refused"  # a click, command or submission the policy refused
     LOOKED_UP = "looked_up"  # /invoice <email>, /handoff and other read-only answers
     EXPORTED = "exported"  # the audit trail left as CSV (detail: via, from, to, rows)

@@ -22,12 +22,20 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services import external_refs
-from services.cards import ActionMark, ApprovalMark, HandoffCard, InvoiceInfo, RefundInfo
+from services.cards import (
+    ActionMark,
+    ApprovalMark,
+    HandoffCard,
+    InfoWaiting,
+    InvoiceInfo,
+    RefundInfo,
+)
 from services.db.engine import Database
 from services.db.models import (
     Approval,
     AuditEntry,
     HandoffRow,
+    InfoRequestRow,
     InvoiceRow,
     OutboxItem,
     RefundRow,
@@ -197,8 +205,18 @@ class HandoffService:
             )
         ).all()
         refund = await session.scalar(select(RefundRow).where(RefundRow.handoff_id == row.id))
+        info = await session.scalar(
+            select(InfoRequestRow).where(InfoRequestRow.open_handoff_id == row.id)
+        )
         return build_card(
-            row, approvals, audit, invoices, self._routing(), sandbox=self._sandbox, refund=refund
+            row,
+            approvals,
+            audit,
+            invoices,
+            self._routing(),
+            sandbox=self._sandbox,
+            refund=refund,
+            info=info,
         )
 
     # ---- decisions -----------------------------------------------------------------------
@@ -744,6 +762,7 @@ def build_card(
     *,
     sandbox: bool = False,
     refund: RefundRow | None = None,
+    info: InfoRequestRow | None = None,
 ) -> HandoffCard:
     """Assemble the display view of one handoff from its stored rows."""
     handoff = Handoff.model_validate(row.payload)
@@ -790,6 +809,9 @@ def build_card(
             if isinstance(value, dict)
         },
         refund=_refund_info(refund, row.resolution) if refund is not None else None,
+        info=None
+        if info is None
+        else InfoWaiting(info.asked_by, info.asked_to, info.question, info.asked_at, info.due_at),
     )
 
 

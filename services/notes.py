@@ -168,6 +168,13 @@ def note_for(event: Event) -> NoteSpec | None:
         case EventType.REISSUED:
             previous = detail.get("previous_txn_id") or detail.get("previous_order")
             return NoteSpec(event.type.value, actor, at, _text(previous))
+        case EventType.INFO_REQUESTED:
+            # "<asked user id>\n<question>": blocks.audit shows the mention, then the words.
+            asked = f"{detail.get('asked_to') or ''}\n{detail.get('question') or ''}"
+            return NoteSpec(event.type.value, actor, at, asked)
+        case EventType.INFO_ANSWERED:
+            answered = f"{detail.get('asked_by') or ''}\n{detail.get('answer') or ''}"
+            return NoteSpec(event.type.value, actor, at, answered)
         case EventType.CONNECTOR_FAILED:
             system = system_name(str(detail.get("connector") or "a connected system"))
             reason = str(detail.get("reason") or "no reason given")

@@ -14,8 +14,9 @@ from typing import Any
 from sqlalchemy import select
 
 from services.db.engine import Database
-from services.db.models import AuditEntry, HandoffRow
+from services.db.models import AuditEntry, HandoffRow, InfoRequestRow
 from services.events import BOT, Event, EventLog, EventType
+from services.info_requests import InfoRequest
 from services.reminders import base_time
 
 __all__ = ["AUDIT_ACTION", "NudgeRecords"]
@@ -45,6 +46,18 @@ class NudgeRecords:
         owner_changed = payload.get("owner") not in {row.owner_slack_id, row.owner}
         return restarted or rewound or owner_changed
 
+    async def info_request(self, payload: dict[str, Any]) -> InfoRequest | None:
+        """The open question a reminder is about, while that reminder is still wanted (not
+        answered since, its ladder not moved on); None drops the reminder unsent."""
+        async with self._db.reads() as session:
+            row = await session.get(InfoRequestRow, int(payload["info_request"]))
+        if row is None or row.answered_at is not None:
+            return None
+        moved = row.reminder_step <= int(payload["step"])
+        if moved or row.due_at != datetime.fromisoformat(str(payload["base"])):
+            return None
+        return InfoRequest.from_row(row)
+
     async def recorded(self, handoff_id: str, key: str) -> bool:
         """Did an earlier try send and record the reminder with ``key``?"""
         async with self._db.reads() as session:
@@ -66,5 +79,7 @@ class NudgeRecords:
             "due_at": payload.get("due_at"),
             "key": payload["key"],
         }
+        if "info_request" in payload:
+            detail["info_request"] = payload["info_request"]
         async with self._db.sessions() as session, session.begin():
             self._events.record(session, Event(AUDIT_ACTION, handoff_id, BOT, now, detail))

@@ -15,6 +15,9 @@ resolved (``bot.container.Container.actor``), so the whole policy is table-teste
 | become the owner (reassign target) | finance members |
 | view metrics (the Home tab's "Last 7 days", the weekly summary) | the finance lead |
 | export the audit trail (``/handoff export``, the Home button) | the finance lead |
+| request info (ask a question before deciding) | approvers |
+| answer an info request | the person it asks |
+| be asked (request info target) | finance members, or the handoff's requester |
 
 Finance members are ``[finance] users`` / ``usergroups`` plus every approver and the finance lead.
 """
@@ -31,6 +34,7 @@ __all__ = [
     "HandoffFacts",
     "Permission",
     "decide",
+    "may_be_asked",
     "may_own",
 ]
 
@@ -54,6 +58,8 @@ class Action(StrEnum):
     VIEW_METRICS = "view_metrics"  # the team's timings (Home tab, weekly summary DM)
     SET_APPROVAL_DMS = "set_approval_dms"  # Home tab: approval requests in a DM too, or not
     EXPORT = "export"  # the audit trail as CSV (/handoff export, the Home button)
+    REQUEST_INFO = "request_info"  # ask the owner (or requester) a question before deciding
+    ANSWER_INFO = "answer_info"  # answer that question
 
 
 class Denial(StrEnum):
@@ -65,6 +71,8 @@ class Denial(StrEnum):
     NOT_OWNER_OR_FINANCE = "not_owner_or_finance"  # mark done, snooze, reassign
     TARGET_NOT_FINANCE = "target_not_finance"  # reassign to someone outside finance
     NOT_LEAD = "not_lead"  # view metrics, export
+    NOT_ASKED = "not_asked"  # answer a question put to someone else (or none is open)
+    TARGET_NOT_ASKABLE = "target_not_askable"  # ask someone outside finance (not the requester)
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,6 +96,7 @@ class HandoffFacts:
 
     owner_slack_id: str | None = None
     requested_by: str | None = None
+    asked_to: str | None = None  # whom the handoff's open info request asks
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,6 +118,7 @@ APPROVER_ACTIONS = frozenset(
         Action.REISSUE,
         Action.REVERSE_REFUND,
         Action.MARK_REFUNDED,
+        Action.REQUEST_INFO,
     }
 )
 OWNER_ACTIONS = frozenset({Action.MARK_DONE, Action.SNOOZE, Action.REASSIGN})
@@ -138,6 +148,10 @@ def decide(action: Action, actor: Actor, handoff: HandoffFacts | None = None) ->
         if owner or actor.is_finance_member:
             return ALLOWED
         return Permission(False, Denial.NOT_OWNER_OR_FINANCE)
+    if action is Action.ANSWER_INFO:
+        if facts.asked_to is not None and facts.asked_to == actor.user_id:
+            return ALLOWED
+        return Permission(False, Denial.NOT_ASKED)
     if action in FINANCE_ACTIONS:
         return ALLOWED if actor.is_finance_member else Permission(False, Denial.NOT_FINANCE)
     if action in LEAD_ACTIONS:
@@ -150,3 +164,13 @@ def may_own(target: Actor) -> Permission:
     if target.is_finance_member:
         return ALLOWED
     return Permission(False, Denial.TARGET_NOT_FINANCE)
+
+
+def may_be_asked(target: Actor, handoff: HandoffFacts | None = None) -> Permission:
+    """May ``target`` be asked a handoff's question (the request-info modal's choice)?"""
+    facts = handoff or HandoffFacts()
+    if target.is_finance_member or (
+        facts.requested_by is not None and facts.requested_by == target.user_id
+    ):
+        return ALLOWED
+    return Permission(False, Denial.TARGET_NOT_ASKABLE)

@@ -5,6 +5,10 @@ interval job serves any number of handoffs and a restart neither loses nor repea
 due step is claimed with a compare-and-set update (``FOR UPDATE SKIP LOCKED`` as well on
 PostgreSQL) and its nudge is queued in the outbox in the same transaction, with a ``nudge_due``
 event: a crash after the claim leaves the nudge queued, and two replicas never both claim one step.
+
+An approver's open question (``info_requests``, "Request info") has the same reminder state and
+is walked by the same ladder, counted from its ``due_at``: its nudges (payload ``info_request``)
+go to the person asked, then the lead, then the thread.
 """
 
 from __future__ import annotations
@@ -20,11 +24,11 @@ from sqlalchemy import Select, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.db.engine import Database
-from services.db.models import HandoffRow, OutboxItem
+from services.db.models import HandoffRow, InfoRequestRow, OutboxItem
 from services.events import BOT, Event, EventLog, EventType, OutboxKind
 from services.outbox import Outbox
 from services.routing import Reminders, RoutingConfig
-from services.states import CLOSED
+from services.states import CLOSED, DECIDABLE
 
 __all__ = [
     "NUDGE_KIND",
@@ -34,6 +38,7 @@ __all__ = [
     "Step",
     "base_time",
     "due_query",
+    "info_nudge_key",
     "ladder",
     "nudge_key",
     "plan",
@@ -43,6 +48,7 @@ logger = logging.getLogger(__name__)
 
 NUDGE_KIND = OutboxKind.NUDGE  # the outbox kind that sends one reminder
 CLOSED_VALUES = frozenset(s.value for s in CLOSED)
+DECIDABLE_VALUES = frozenset(s.value for s in DECIDABLE)
 
 
 class NudgeKind(StrEnum):
@@ -119,6 +125,11 @@ def nudge_key(handoff_id: str, step: int, base: datetime, version: int) -> str:
     return f"nudge:{handoff_id}:{step}:{int(base.timestamp())}:v{version}"
 
 
+def info_nudge_key(request_id: int, step: int, base: datetime) -> str:
+    """The outbox de-duplication key of one reminder step of an open question's ladder."""
+    return f"nudge:info:{request_id}:{step}:{int(base.timestamp())}"
+
+
 def due_query(now: datetime, limit: int) -> Select[*tuple[Any, ...]]:
     """Rows whose reminder is due, oldest first; served by ix_handoffs_next_reminder_at."""
     return (
@@ -171,6 +182,11 @@ class ReminderService:
             queued += sent
             if seen < self._batch:
                 break
+        for _ in range(self._max_batches):
+            seen, sent = await self._claim_info_batch(now, steps)
+            queued += sent
+            if seen < self._batch:
+                break
         if queued:
             logger.info("reminders queued", extra={"count": queued})
             self._outbox.kick()
@@ -216,6 +232,60 @@ class ReminderService:
                     self._queue(session, nudge, now)
         return len(rows), len(due)
 
+    async def _claim_info_batch(self, now: datetime, steps: Sequence[Step]) -> tuple[int, int]:
+        """The same claim for open questions: the ladder counts from the answer's ``due_at``;
+        a question on a handoff decided since (approved, declined, closed) is not chased."""
+        async with self._db.sessions() as session, session.begin():
+            query = (
+                select(
+                    InfoRequestRow.id,
+                    InfoRequestRow.handoff_id,
+                    InfoRequestRow.asked_to,
+                    InfoRequestRow.due_at,
+                    InfoRequestRow.reminder_step,
+                    InfoRequestRow.next_reminder_at,
+                    HandoffRow.status,
+                )
+                .join(HandoffRow, HandoffRow.id == InfoRequestRow.handoff_id)
+                .where(InfoRequestRow.next_reminder_at <= now)
+                .order_by(InfoRequestRow.next_reminder_at)
+                .limit(self._batch)
+                .with_for_update(skip_locked=True, of=InfoRequestRow)
+            )
+            rows = (await session.execute(query)).all()
+            due: list[_Nudge] = []
+            for row in rows:
+                decided = plan(
+                    steps,
+                    step=row.reminder_step,
+                    base=row.due_at,
+                    now=now,
+                    closed=row.status not in DECIDABLE_VALUES,
+                )
+                claimed = await session.execute(
+                    update(InfoRequestRow)
+                    .where(
+                        InfoRequestRow.id == row.id,
+                        InfoRequestRow.reminder_step == row.reminder_step,
+                        InfoRequestRow.next_reminder_at == row.next_reminder_at,
+                    )
+                    .values(reminder_step=decided.next_step, next_reminder_at=decided.next_at)
+                    .execution_options(synchronize_session=False)
+                )
+                if claimed.rowcount == 1 and decided.send is not None:  # type: ignore[attr-defined]
+                    due.append(_info_nudge(row, steps, decided.send))
+            if due:
+                keys = [nudge.key for nudge in due]
+                existing = set(
+                    await session.scalars(
+                        select(OutboxItem.dedupe_key).where(OutboxItem.dedupe_key.in_(keys))
+                    )
+                )
+                due = [nudge for nudge in due if nudge.key not in existing]
+                for nudge in due:
+                    self._queue(session, nudge, now)
+        return len(rows), len(due)
+
     def _queue(self, session: AsyncSession, nudge: _Nudge, now: datetime) -> None:
         """Queue one nudge and record that it is due, in the claim's transaction."""
         Outbox.enqueue(
@@ -227,6 +297,8 @@ class ReminderService:
             payload=nudge.payload,
         )
         detail = {name: nudge.payload[name] for name in ("step", "kind", "due_at", "owner")}
+        if "info_request" in nudge.payload:
+            detail["info_request"] = nudge.payload["info_request"]
         self._events.record(session, Event(EventType.NUDGE_DUE, nudge.handoff_id, BOT, now, detail))
 
 
@@ -252,6 +324,25 @@ def _nudge(row: Any, steps: Sequence[Step], index: int, base: datetime) -> _Nudg
             "base": base.isoformat(),
             "due_at": (base + step.offset).isoformat(),
             "owner": row.owner_slack_id or row.owner,
+            "key": key,
+        },
+    )
+
+
+def _info_nudge(row: Any, steps: Sequence[Step], index: int) -> _Nudge:
+    """The nudge that sends step ``index`` of an open question's ladder."""
+    step, base = steps[index], row.due_at
+    key = info_nudge_key(row.id, index, base)
+    return _Nudge(
+        row.handoff_id,
+        key,
+        {
+            "step": index,
+            "kind": step.kind.value,
+            "base": base.isoformat(),
+            "due_at": (base + step.offset).isoformat(),
+            "owner": row.asked_to,  # the person the question waits for
+            "info_request": row.id,
             "key": key,
         },
     )

@@ -138,6 +138,9 @@ def _default_ladder() -> list[LadderStep]:
 class Reminders(_Section):
     heads_up_before_minutes: int = Field(default=0, ge=0)
     ladder: list[LadderStep] = Field(default_factory=_default_ladder)
+    # An approver's question (Request info) is due this long after it was asked; the ladder
+    # above then nudges the person asked, then the lead.
+    info_answer_within_hours: float = Field(default=4, gt=0)
 
     @field_validator("ladder")
     @classmethod

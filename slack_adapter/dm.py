@@ -17,9 +17,11 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from blocks.common import JSON
+from blocks.info import info_nudge
 from blocks.nudge import nudge_message, owner_missing_message
 from services.cards import HandoffCard
 from services.handoffs import HandoffService
+from services.info_requests import InfoRequest
 from services.nudges import NudgeRecords
 from services.outbox import ClaimedItem, Outbox
 from services.posts import PostRecords
@@ -70,6 +72,9 @@ class NudgeSender:
     async def deliver(self, item: ClaimedItem) -> None:
         """Send one claimed reminder step, record it in the audit log, refresh the message."""
         assert item.handoff_id is not None
+        if "info_request" in item.payload:
+            await self._deliver_info(item)
+            return
         kind = NudgeKind(item.payload["kind"])
         key = str(item.payload["key"])
         retry = item.attempts > 1
@@ -87,6 +92,52 @@ class NudgeSender:
         await self.outbox.complete(item.id)
         if kind is not NudgeKind.HEADS_UP:  # the channel message now says "Overdue by ..."
             await self.messages.refresh(card.handoff_id)
+
+    async def _deliver_info(self, item: ClaimedItem) -> None:
+        """One reminder step about an unanswered question: the person asked, then the lead,
+        then the thread; dropped unsent once it was answered or its handoff was decided."""
+        assert item.handoff_id is not None
+        kind = NudgeKind(item.payload["kind"])
+        key = str(item.payload["key"])
+        retry = item.attempts > 1
+        card = await self.handoffs.card(item.handoff_id)
+        request = await self.records.info_request(item.payload)
+        if card is None or not card.decidable or request is None:
+            await self.outbox.complete(item.id)
+            return
+        if retry and await self.records.recorded(item.handoff_id, key):
+            await self.outbox.complete(item.id)
+            return
+        now = self.clock()
+        link = await permalink(self.slack, card.channel, card.message_ts)
+        sent_to = await self._send_info(card, request, kind, key, now=now, link=link, retry=retry)
+        await self.records.record(card.handoff_id, item.payload, sent_to, now)
+        await self.outbox.complete(item.id)
+
+    async def _send_info(
+        self,
+        card: HandoffCard,
+        request: InfoRequest,
+        kind: NudgeKind,
+        key: str,
+        *,
+        now: datetime,
+        link: str | None,
+        retry: bool,
+    ) -> str:
+        if kind is NudgeKind.LEAD:
+            lead = self.routing().mentions.finance_lead
+            message = info_nudge(card, request, kind, now=now, permalink=link)
+            if lead and SLACK_USER.match(lead) and await self._dm(lead, card, message, key, retry):
+                return lead
+            message = info_nudge(card, request, kind, now=now, permalink=link, mention=lead)
+            return await self._to_channel(card, message, key, retry=retry, broadcast=False)
+        if kind is not NudgeKind.CHANNEL:
+            message = info_nudge(card, request, kind, now=now, permalink=link)
+            if await self._dm(request.asked_to, card, message, key, retry):
+                return request.asked_to
+        message = info_nudge(card, request, NudgeKind.CHANNEL, now=now, permalink=link)
+        return await self._to_channel(card, message, key, retry=retry, broadcast=False)
 
     async def _send(
         self,

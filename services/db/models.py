@@ -31,6 +31,7 @@ __all__ = [
     "ConnectorCredential",
     "ExternalRef",
     "HandoffRow",
+    "InfoRequestRow",
     "InvoiceRow",
     "OutboxItem",
     "RefundRow",
@@ -372,3 +373,28 @@ class ApproverDm(Base):
     __table_args__ = (
         UniqueConstraint("handoff_id", "approver", "reason", name="uq_approver_dms_once"),
     )
+
+
+class InfoRequestRow(Base):
+    """An approver's question on a handoff before deciding, and its answer (``services.info``).
+
+    ``open_handoff_id`` holds the handoff id while the question waits for its answer and is NULL
+    once answered: its unique constraint keeps one open request per handoff. The answer has the
+    handoffs' reminder state (``next_reminder_at`` + ``reminder_step``), walked by the same ladder.
+    """
+
+    __tablename__ = "info_requests"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    handoff_id: Mapped[str] = mapped_column(ForeignKey("handoffs.id"), index=True)
+    open_handoff_id: Mapped[str | None] = mapped_column(String(32), unique=True)
+    asked_by: Mapped[str] = mapped_column(String(32))
+    asked_to: Mapped[str] = mapped_column(String(32))
+    question: Mapped[str] = mapped_column(Text)  # suppressed
+    asked_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    due_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    answered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    answer: Mapped[str | None] = mapped_column(Text)  # suppressed
+    answer_by: Mapped[str | None] = mapped_column(String(32))
+    next_reminder_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
+    reminder_step: Mapped[int] = mapped_column(Integer, default=0)

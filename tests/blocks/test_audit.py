@@ -70,6 +70,7 @@ GOLDEN_ACTIONS = {
     RefusalCode.NOT_OWNER_OR_FINANCE: "mark_done",
     RefusalCode.UNPAID: "mark_done",
     RefusalCode.NOT_LEAD: "export",
+    RefusalCode.NOT_ASKED: "answer_info",
 }
 
 

@@ -44,12 +44,14 @@ DECISION_IDS = {
     HandoffStatus.OPEN: [
         "handoff_approve",
         "handoff_decline",
+        "handoff_request_info",
         "handoff_escalate",
         "handoff_reassign",
     ],
     HandoffStatus.PARTLY_APPROVED: [
         "handoff_approve",
         "handoff_decline",
+        "handoff_request_info",
         "handoff_escalate",
         "handoff_reassign",
     ],

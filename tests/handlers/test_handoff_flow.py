@@ -63,6 +63,7 @@ async def test_handoff_is_posted_once_to_its_routed_channel(bot: Harness) -> Non
     assert button_ids(message) == [
         ActionId.APPROVE,
         ActionId.DECLINE,
+        ActionId.REQUEST_INFO,
         ActionId.ESCALATE,
         ActionId.REASSIGN,
         ActionId.SNOOZE,

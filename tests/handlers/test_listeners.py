@@ -20,7 +20,7 @@ from blocks.ids import (
     encode_metadata,
     encode_snooze_value,
 )
-from handlers import actions, approver_dms, commands, export, home, messages, reissue, views
+from handlers import actions, approver_dms, commands, export, home, info, messages, reissue, views
 from handlers.decisions import REFUSED
 from services.cards import HandoffCard
 from services.handoffs import DecisionResult, Outcome
@@ -114,6 +114,7 @@ class Deps:
     routing: Any = field(default_factory=make_routing)
     sandbox: bool = False
     db: Any = None  # the conversation's queries keep it; registering reads nothing
+    info: Any = None  # Request info's questions; registering reads nothing
 
     def clock(self) -> datetime:
         return NOW
@@ -305,7 +306,7 @@ class App:
 
 def test_register_wires_every_id_and_nothing_else(card: HandoffCard) -> None:
     app, deps = App(), Deps(Handoffs(card))
-    for module in (actions, reissue, views, commands, home, approver_dms, messages, export):
+    for module in (actions, reissue, views, info, commands, home, approver_dms, messages, export):
         module.register(app, deps)
     assert set(app.wired) == {
         *(("action", a.value) for a in ActionId if a is not ActionId.OPEN_LINK),

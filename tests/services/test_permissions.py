@@ -11,6 +11,7 @@ from services.permissions import (
     HandoffFacts,
     Permission,
     decide,
+    may_be_asked,
     may_own,
 )
 
@@ -28,6 +29,7 @@ YES = Permission(True)
 NO_APPROVER = Permission(False, Denial.NOT_APPROVER)
 NO_FINANCE = Permission(False, Denial.NOT_FINANCE)
 NO_OWNER = Permission(False, Denial.NOT_OWNER_OR_FINANCE)
+NOT_ASKED = Permission(False, Denial.NOT_ASKED)
 
 # action: {actor: expected}
 TABLE: dict[Action, list[tuple[Actor, Permission]]] = {
@@ -117,6 +119,21 @@ TABLE: dict[Action, list[tuple[Actor, Permission]]] = {
         (OWNER_ONLY, Permission(False, Denial.NOT_LEAD)),
         (OUTSIDER, Permission(False, Denial.NOT_LEAD)),
     ],
+    # Asking before deciding is part of deciding: approvers only (the requester too).
+    Action.REQUEST_INFO: [
+        (APPROVER, YES),
+        (APPROVING_REQUESTER, YES),
+        (LEAD, NO_APPROVER),
+        (FINANCE, NO_APPROVER),
+        (OWNER_ONLY, NO_APPROVER),
+        (OUTSIDER, NO_APPROVER),
+    ],
+    # No question is open in FACTS: nobody has one to answer.
+    Action.ANSWER_INFO: [
+        (APPROVER, NOT_ASKED),
+        (OWNER_ONLY, NOT_ASKED),
+        (OUTSIDER, NOT_ASKED),
+    ],
 }
 
 
@@ -150,3 +167,20 @@ def test_only_finance_members_may_become_owners() -> None:
     assert may_own(OUTSIDER) == Permission(False, Denial.TARGET_NOT_FINANCE)
     assert may_own(OWNER_ONLY) == Permission(False, Denial.TARGET_NOT_FINANCE)
     assert not may_own(OUTSIDER)  # a refusal is falsy
+
+
+def test_only_the_person_asked_may_answer() -> None:
+    asked = HandoffFacts(owner_slack_id=OWNER, requested_by=REQUESTER, asked_to=OWNER)
+    assert decide(Action.ANSWER_INFO, OWNER_ONLY, asked) == YES
+    for someone_else in (APPROVER, LEAD, FINANCE, OUTSIDER, APPROVING_REQUESTER):
+        assert decide(Action.ANSWER_INFO, someone_else, asked) == NOT_ASKED
+
+
+def test_finance_members_or_the_requester_may_be_asked() -> None:
+    for member in (FINANCE, APPROVER, LEAD):
+        assert may_be_asked(member, FACTS) == YES
+    assert may_be_asked(Actor(REQUESTER), FACTS) == YES  # the requester, in no finance list
+    no = Permission(False, Denial.TARGET_NOT_ASKABLE)
+    assert may_be_asked(OWNER_ONLY, FACTS) == no  # an owner outside finance: not a choice
+    assert may_be_asked(OUTSIDER, FACTS) == no
+    assert may_be_asked(Actor(REQUESTER)) == no  # no handoff: no requester to ask

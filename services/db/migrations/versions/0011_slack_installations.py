@@ -4,7 +4,7 @@ The three tables are slack_sdk's SQLAlchemy installation and OAuth state stores'
 rather than by the stores' ``create_tables()``; token columns are Text (stored encrypted).
 
 Revision ID: 0011
-Revises: 0009
+Revises: 0010
 Create Date: 2026-11-30 10:40:00.000000
 """
 
@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0011"
-down_revision = "0009"
+down_revision = "0010"
 branch_labels = None
 depends_on = None
 
