@@ -11,6 +11,7 @@ import re
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from playwright.sync_api import TimeoutError as PlaywrightTimeout
 from playwright.sync_api import expect
 
 from sandbox.slack_state import Demo
@@ -50,9 +51,18 @@ def test_the_home_tab_lists_what_waits_for_an_approver(sandbox: SandboxPage) -> 
     sandbox.act_as(Demo.APPROVER_1)
     # The approver's own Home is back (not the outsider's, still on screen for a moment).
     expect(home).to_contain_text("Waiting for your approval")
-    # Its Slack permalinks open the message inside the sandbox page.
-    home.get_by_role("link", name=re.compile("Harbor & Finch")).first.click()
-    expect(sandbox.page.locator(f"[data-channel-id={Demo.FINANCE}].active")).to_be_visible()
+    # Its Slack permalinks open the message inside the sandbox page. The bot republishes the
+    # Home tab as connectors report (a click can land on the view being replaced): click again
+    # until the channel opens.
+    channel = sandbox.page.locator(f"[data-channel-id={Demo.FINANCE}].active")
+    for _ in range(5):
+        home.get_by_role("link", name=re.compile("Harbor & Finch")).first.click()
+        try:
+            channel.wait_for(state="visible", timeout=3000)
+            break
+        except PlaywrightTimeout:
+            continue
+    expect(channel).to_be_visible()
     expect(sandbox.message(sent.call_id)).to_be_visible()
 
 

@@ -103,7 +103,10 @@ def test_a_handoff_message_leads_with_the_decision(sandbox: SandboxPage) -> None
                 .filter(e => e.children.length === 0 && e.textContent.trim() === 'Customer')
                 .pop();
             if (!button || !label) return null;
-            return button.getBoundingClientRect().top < label.getBoundingClientRect().top;
+            // Document order, not geometry: a long message may fold its details out of sight.
+            return Boolean(
+                button.compareDocumentPosition(label) & Node.DOCUMENT_POSITION_FOLLOWING
+            );
         }"""
     )
     assert buttons_first is True
