@@ -24,6 +24,7 @@ from handlers.decisions import MessageRefresher
 from handlers.home import HomeTab
 from services.db.engine import Database
 from services.db.models import HandoffRow
+from services.delegation import DelegationService
 from services.digest import DigestService
 from services.events import OutboxKind
 from services.handoffs import HandoffService
@@ -76,6 +77,15 @@ def build_slack_client(token: str, base_url: str) -> AsyncWebClient:
     )
 
 
+async def _time_zone(directory: SlackDirectory, user_id: str) -> str | None:
+    """A person's Slack time zone for dates shown to them (None when Slack cannot say)."""
+    try:
+        tz = (await directory.user_info(user_id)).get("tz")
+    except Exception:
+        return None
+    return str(tz) if tz else None
+
+
 class RoutingSource:
     """The routing config services read through a callable; the one place it can be replaced."""
 
@@ -98,6 +108,7 @@ class Actors:
 
     routing: Callable[[], RoutingConfig]
     directory: GroupDirectory
+    delegations: DelegationService | None = None  # who stands in for an away approver now
 
     async def may_approve(self, user_id: str) -> bool:
         """Is this Slack user one of routing.toml's approvers (directly or by user group)?"""
@@ -123,7 +134,16 @@ class Actors:
             is_approver=approver,
             is_lead=routing.mentions.finance_lead == user_id,
             in_finance=finance,
+            acting_for=await self._acting_for(user_id),
         )
+
+    async def _acting_for(self, user_id: str) -> tuple[str, ...]:
+        """The away approvers ``user_id`` stands in for now, who are still approvers: a
+        delegation lends only what its approver could do today."""
+        if self.delegations is None:
+            return ()
+        found = await self.delegations.acting_for(user_id)
+        return tuple([a.approver for a in found if await self.may_approve(a.approver)])
 
 
 @dataclass
@@ -157,6 +177,7 @@ class Container:
     seen: SeenInteractions  # the replay check's record of interactions already handled
     connectors: Connectors  # the connector runtime, the event log, the payment provider
     payments: PaymentUpdates  # applies verified payment callbacks
+    delegations: DelegationService  # approvers away, and who approves for them meanwhile
     clock: Callable[[], datetime] = utc_now
 
     @property
@@ -232,7 +253,8 @@ def build_container(
     handoffs = HandoffService(
         db, lambda: routing, clock=clock, sandbox=mode is BotMode.SANDBOX, events=events
     )
-    actors = Actors(live_routing, directory)
+    delegations = DelegationService(db, clock=clock, events=events)
+    actors = Actors(live_routing, directory, delegations)
     # Follow-ups: reminder deadlines (their nudge DMs) and the digest, both sent by the adapter.
     reminders = ReminderService(db, live_routing, outbox, clock=clock, events=events)
     digest = DigestService(
@@ -250,6 +272,7 @@ def build_container(
         events=events,
         fallback_channel=routing.channels.default,
         post_rate=settings.slack_post_rate_per_channel,
+        stand_in=delegations.delegate_for,
     )
     invoicing = Invoicing(
         db=db,
@@ -299,9 +322,12 @@ def build_container(
             actor=actors.actor,
             clock=clock,
             mapping_gaps=MappingGaps(db).counts,
+            delegations=delegations,
+            tz=lambda user_id: _time_zone(directory, user_id),
         ),
         seen=SeenInteractions(db, clock=clock),
         connectors=connectors,
         payments=PaymentUpdates(db, clock=clock, events=events),
+        delegations=delegations,
         clock=clock,
     )

@@ -31,6 +31,7 @@ __all__ = [
 class ApprovalMark:
     user_id: str
     at: datetime
+    on_behalf_of: str | None = None  # the away approver a delegate approved for
 
 
 @dataclass(frozen=True, slots=True)

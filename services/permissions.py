@@ -6,12 +6,13 @@ resolved (``bot.container.Container.actor``), so the whole policy is table-teste
 
 | action | who |
 | --- | --- |
-| approve, decline, retry, reissue, reverse a refund, mark a refund refunded | approvers (``[approvers]``); never the requester of their own ``/invoice new`` |
+| approve, decline, retry, reissue, reverse a refund, mark a refund refunded | approvers (``[approvers]``) and, while an approver is away, their delegate; never the requester of their own ``/invoice new`` (nor a delegate approving it for the away approver who requested it) |
 | escalate | finance members |
 | mark_done, snooze, reassign | the handoff's owner, or a finance member |
 | view (``/invoice <email>``, ``/handoff``, Home details) | finance members |
 | request (``/invoice new``) | finance members |
 | become the owner (reassign target) | finance members |
+| set "away until", with a delegate | approvers (not a delegate); the delegate is a finance member other than themself |
 
 Finance members are ``[finance] users`` / ``usergroups`` plus every approver and the finance lead.
 """
@@ -28,6 +29,7 @@ __all__ = [
     "HandoffFacts",
     "Permission",
     "decide",
+    "may_delegate",
     "may_own",
 ]
 
@@ -48,6 +50,7 @@ class Action(StrEnum):
     REFRESH_CONTEXT = "refresh_context"  # read the connected systems again for a handoff
     REVERSE_REFUND = "reverse_refund"  # stop an automatic refund in its grace window
     MARK_REFUNDED = "mark_refunded"  # a manual (crypto) refund was sent by hand
+    DELEGATE = "delegate"  # go away with someone approving for you ("I'm away", "I'm back")
 
 
 class Denial(StrEnum):
@@ -58,6 +61,10 @@ class Denial(StrEnum):
     NOT_FINANCE = "not_finance"  # escalate, view, request, refresh context
     NOT_OWNER_OR_FINANCE = "not_owner_or_finance"  # mark done, snooze, reassign
     TARGET_NOT_FINANCE = "target_not_finance"  # reassign to someone outside finance
+    # A delegate approving, for the away approver, what that approver requested themself.
+    FOR_OWN_REQUEST = "for_own_request"
+    DELEGATE_NOT_FINANCE = "delegate_not_finance"  # away, delegating to someone outside finance
+    DELEGATE_SELF = "delegate_self"  # away, delegating to themself
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,11 +75,25 @@ class Actor:
     is_approver: bool = False
     is_lead: bool = False
     in_finance: bool = False  # listed in [finance] users or one of its user groups
+    # The away approvers this person stands in for right now (``services.delegation``).
+    acting_for: tuple[str, ...] = ()
 
     @property
     def is_finance_member(self) -> bool:
         """Approvers and the finance lead count as finance members."""
         return self.in_finance or self.is_approver or self.is_lead
+
+    @property
+    def can_approve(self) -> bool:
+        """An approver, or the delegate of an approver who is away now."""
+        return self.is_approver or bool(self.acting_for)
+
+    def on_behalf_of(self, requested_by: str | None = None) -> tuple[str, ...]:
+        """Whose authority a delegate's approval may use: none for an approver (their own
+        counts), else the away approvers they stand in for, except the requester."""
+        if self.is_approver:
+            return ()
+        return tuple(a for a in self.acting_for if a != requested_by)
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,10 +133,18 @@ def decide(action: Action, actor: Actor, handoff: HandoffFacts | None = None) ->
     """May ``actor`` do ``action`` (to ``handoff``)? A refusal names its reason."""
     facts = handoff or HandoffFacts()
     if action in APPROVER_ACTIONS:
-        if not actor.is_approver:
+        if not actor.can_approve:
             return Permission(False, Denial.NOT_APPROVER)
         if action is Action.APPROVE and facts.requested_by == actor.user_id:
             return Permission(False, Denial.OWN_REQUEST)
+        if (
+            action is Action.APPROVE
+            and not actor.is_approver
+            and facts.requested_by is not None
+            and not actor.on_behalf_of(facts.requested_by)
+        ):
+            # Standing in only for the approver who requested it: that is still self-approval.
+            return Permission(False, Denial.FOR_OWN_REQUEST)
         return ALLOWED
     if action in OWNER_ACTIONS:
         owner = facts.owner_slack_id is not None and facts.owner_slack_id == actor.user_id
@@ -124,6 +153,9 @@ def decide(action: Action, actor: Actor, handoff: HandoffFacts | None = None) ->
         return Permission(False, Denial.NOT_OWNER_OR_FINANCE)
     if action in FINANCE_ACTIONS:
         return ALLOWED if actor.is_finance_member else Permission(False, Denial.NOT_FINANCE)
+    if action is Action.DELEGATE:
+        # An approver in their own right: a delegate cannot pass the approvals on.
+        return ALLOWED if actor.is_approver else Permission(False, Denial.NOT_APPROVER)
     raise ValueError(f"no permission rule for {action!r}")  # pragma: no cover - enum is closed
 
 
@@ -132,3 +164,19 @@ def may_own(target: Actor) -> Permission:
     if target.is_finance_member:
         return ALLOWED
     return Permission(False, Denial.TARGET_NOT_FINANCE)
+
+
+def may_delegate(approver: Actor, delegate: Actor) -> Permission:
+    """May ``approver`` go away with ``delegate`` standing in for them?
+
+    Only an approver in their own right sets a delegation (a delegate cannot pass it on), and
+    the delegate is a finance member other than the approver.
+    """
+    allowed = decide(Action.DELEGATE, approver)
+    if not allowed:
+        return allowed
+    if delegate.user_id == approver.user_id:
+        return Permission(False, Denial.DELEGATE_SELF)
+    if not delegate.is_finance_member:
+        return Permission(False, Denial.DELEGATE_NOT_FINANCE)
+    return ALLOWED

@@ -11,6 +11,7 @@ from services.permissions import (
     HandoffFacts,
     Permission,
     decide,
+    may_delegate,
     may_own,
 )
 
@@ -23,6 +24,11 @@ FINANCE = Actor("U0BILLINGOPS", in_finance=True)
 OWNER_ONLY = Actor(OWNER)  # named owner by DialNexa, in no finance list
 OUTSIDER = Actor("U0OUTSIDER")
 APPROVING_REQUESTER = Actor(REQUESTER, is_approver=True)
+# Standing in for an away approver (``services.delegation``): a finance member, not an approver.
+DELEGATE = Actor("U0APLEAD", in_finance=True, acting_for=("U0APPROVER1",))
+# Standing in only for the approver who requested the handoff: still self-approval.
+DELEGATE_OF_REQUESTER = Actor("U0APLEAD", in_finance=True, acting_for=(REQUESTER,))
+REQUESTING_DELEGATE = Actor(REQUESTER, in_finance=True, acting_for=("U0APPROVER1",))
 
 YES = Permission(True)
 NO_APPROVER = Permission(False, Denial.NOT_APPROVER)
@@ -38,6 +44,9 @@ TABLE: dict[Action, list[tuple[Actor, Permission]]] = {
         (OWNER_ONLY, NO_APPROVER),
         (OUTSIDER, NO_APPROVER),
         (APPROVING_REQUESTER, Permission(False, Denial.OWN_REQUEST)),
+        (DELEGATE, YES),
+        (DELEGATE_OF_REQUESTER, Permission(False, Denial.FOR_OWN_REQUEST)),
+        (REQUESTING_DELEGATE, Permission(False, Denial.OWN_REQUEST)),
     ],
     Action.DECLINE: [
         (APPROVER, YES),
@@ -46,8 +55,14 @@ TABLE: dict[Action, list[tuple[Actor, Permission]]] = {
         (OWNER_ONLY, NO_APPROVER),
         (OUTSIDER, NO_APPROVER),
         (APPROVING_REQUESTER, YES),  # declining your own request is allowed
+        (DELEGATE, YES),
     ],
-    Action.RETRY: [(APPROVER, YES), (FINANCE, NO_APPROVER), (OUTSIDER, NO_APPROVER)],
+    Action.RETRY: [
+        (APPROVER, YES),
+        (DELEGATE, YES),
+        (FINANCE, NO_APPROVER),
+        (OUTSIDER, NO_APPROVER),
+    ],
     Action.REISSUE: [(APPROVER, YES), (LEAD, NO_APPROVER), (OUTSIDER, NO_APPROVER)],
     Action.ESCALATE: [
         (APPROVER, YES),
@@ -95,6 +110,15 @@ TABLE: dict[Action, list[tuple[Actor, Permission]]] = {
         (OWNER_ONLY, NO_APPROVER),
         (OUTSIDER, NO_APPROVER),
     ],
+    # Going away with a delegate: approvers in their own right only (a delegate cannot pass on
+    # what was lent to them).
+    Action.DELEGATE: [
+        (APPROVER, YES),
+        (DELEGATE, NO_APPROVER),
+        (LEAD, NO_APPROVER),
+        (FINANCE, NO_APPROVER),
+        (OUTSIDER, NO_APPROVER),
+    ],
 }
 
 
@@ -128,3 +152,21 @@ def test_only_finance_members_may_become_owners() -> None:
     assert may_own(OUTSIDER) == Permission(False, Denial.TARGET_NOT_FINANCE)
     assert may_own(OWNER_ONLY) == Permission(False, Denial.TARGET_NOT_FINANCE)
     assert not may_own(OUTSIDER)  # a refusal is falsy
+
+
+def test_a_delegate_is_a_finance_member_other_than_the_approver() -> None:
+    assert may_delegate(APPROVER, FINANCE) == YES
+    assert may_delegate(APPROVER, LEAD) == YES
+    assert may_delegate(APPROVER, Actor("U0APPROVER2", is_approver=True)) == YES
+    assert may_delegate(APPROVER, OUTSIDER) == Permission(False, Denial.DELEGATE_NOT_FINANCE)
+    assert may_delegate(APPROVER, OWNER_ONLY) == Permission(False, Denial.DELEGATE_NOT_FINANCE)
+    assert may_delegate(APPROVER, APPROVER) == Permission(False, Denial.DELEGATE_SELF)
+    assert may_delegate(FINANCE, LEAD) == NO_APPROVER
+    assert may_delegate(DELEGATE, FINANCE) == NO_APPROVER
+
+
+def test_a_delegate_approves_for_the_away_approvers_an_approver_for_themself() -> None:
+    assert DELEGATE.on_behalf_of() == ("U0APPROVER1",)
+    assert DELEGATE_OF_REQUESTER.on_behalf_of(REQUESTER) == ()
+    away_too = Actor("U0APPROVER2", is_approver=True, acting_for=("U0APPROVER1",))
+    assert away_too.on_behalf_of() == ()  # their own authority counts
