@@ -153,13 +153,16 @@ def home_view(
     now: datetime,
     links: Mapping[str, str],
     mapping_gaps: Mapping[str, int] | None = None,
+    away: Sequence[JSON] = (),
 ) -> JSON:
     """The whole Home tab view for one person (``links``: handoff id -> message permalink;
-    ``mapping_gaps``: for admins, field -> open handoffs that arrived without it)."""
+    ``mapping_gaps``: for admins, field -> open handoffs that arrived without it; ``away``:
+    the away / back panel, ``blocks.delegation.away_panel``)."""
     blocks: list[JSON] = [
         {"type": "header", "text": plain(HEADER, HEADER_MAX)},
         context(_counts(snapshot), UPDATED.format(when=slack_date(now))),
         *_mapping(mapping_gaps or {}),
+        *away,
     ]
     title = MINE_TITLE.format(count=snapshot.mine_total)
     blocks += _list(title, snapshot.mine, snapshot.mine_total, MINE_EMPTY, links, now, MAX_MINE)

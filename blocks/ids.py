@@ -56,6 +56,8 @@ class ActionId(StrEnum):
     REFRESH_CONTEXT = "handoff_refresh_context"  # read the connected systems (Stripe, ...) again
     REVERSE_REFUND = "handoff_refund_reverse"  # stop an automatic refund in its grace window
     MARK_REFUNDED = "handoff_refund_marked"  # a manual (crypto) refund was sent by hand
+    AWAY = "home_away"  # Home tab: "I'm away" (opens the away modal)
+    BACK = "home_back"  # Home tab: "I'm back" (ends the delegation)
     # Link buttons still send an action when clicked; handlers only ack it. Each link button gets
     # a suffix (see link_action_id) because action ids must be unique within a message.
     OPEN_LINK = "handoff_open_link"
@@ -73,6 +75,7 @@ class CallbackId(StrEnum):
     REASSIGN_MODAL = "handoff_reassign_modal"
     APPROVE_MODAL = "handoff_approve_modal"  # approve with identity confirmation
     INVOICE_NEW_MODAL = "invoice_new_modal"
+    AWAY_MODAL = "away_modal"  # away until when, and who approves meanwhile
 
 
 class BlockId(StrEnum):
@@ -84,6 +87,9 @@ class BlockId(StrEnum):
     IDENTITY = "identity_block"
     EMAIL = "email_block"  # approve modal: which customer emails to send
     EMAIL_TEXT = "email_text_block"  # approve modal: a collections follow-up's body
+    AWAY_DATE = "away_date_block"  # away modal: the last day away
+    AWAY_TIME = "away_time_block"  # away modal: until what time that day
+    AWAY_DELEGATE = "away_delegate_block"  # away modal: who approves meanwhile
     # Message blocks that hold buttons, so a handler can tell where a click came from.
     DECISIONS = "handoff_decisions"
     LINKS = "handoff_links"
@@ -111,6 +117,9 @@ class InputId(StrEnum):
     IDENTITY = "identity_input"
     EMAIL = "email_input"
     EMAIL_TEXT = "email_text_input"
+    AWAY_DATE = "away_date_input"
+    AWAY_TIME = "away_time_input"
+    AWAY_DELEGATE = "away_delegate_input"
 
 
 class InvoiceField(StrEnum):

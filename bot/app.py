@@ -22,6 +22,7 @@ from connectors.base import Connector
 from handlers import (
     actions,
     commands,
+    delegation,
     dialnexa,
     errors,
     health,
@@ -157,6 +158,7 @@ def build_bolt(container: Container) -> AsyncApp:
     views.register(bolt, container)
     commands.register(bolt, container)
     home_tab.register(bolt, container)
+    delegation.register(bolt, container)
     messages.register(bolt, container)
     errors.register(bolt)
     return bolt

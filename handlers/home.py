@@ -13,7 +13,10 @@ from slack_bolt.async_app import AsyncApp
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
+from blocks.common import JSON
+from blocks.delegation import away_panel
 from blocks.home import home_view
+from services.delegation import DelegationService
 from services.home import HomeItem, HomeQueries, HomeRefresher
 from services.permissions import Action, Actor, decide
 
@@ -35,12 +38,16 @@ class HomeTab:
         actor: Callable[[str], Awaitable[Actor]],
         clock: Callable[[], datetime],
         mapping_gaps: Callable[[], Awaitable[Mapping[str, int]]] | None = None,
+        delegations: DelegationService | None = None,
+        tz: Callable[[str], Awaitable[str | None]] | None = None,
     ) -> None:
         self._queries = queries
         self._slack = slack
         self._actor = actor
         self._clock = clock
         self._mapping_gaps = mapping_gaps
+        self._delegations = delegations
+        self._tz = tz
         self._links: OrderedDict[tuple[str, str], str] = OrderedDict()
 
     async def refresh(self, user_id: str) -> None:
@@ -56,12 +63,25 @@ class HomeTab:
             admin = actor.is_approver or actor.is_lead
             gaps = await self._mapping_gaps() if admin and self._mapping_gaps else {}
             links = await self._permalinks(items)
-            view = home_view(snapshot, now=now, links=links, mapping_gaps=gaps)
+            away = await self._away(actor)
+            view = home_view(snapshot, now=now, links=links, mapping_gaps=gaps, away=away)
             await self._slack.views_publish(user_id=user_id, view=view)
         except asyncio.CancelledError:
             raise
         except Exception:
             logger.exception("could not publish the Home tab", extra={"user": user_id})
+
+    async def _away(self, actor: Actor) -> list[JSON]:
+        """The away / back panel: an approver's own delegation, and whom this person covers."""
+        if self._delegations is None:
+            return []
+        user = actor.user_id
+        own = await self._delegations.active_for(user) if actor.is_approver else None
+        covering = await self._delegations.acting_for(user)
+        if not actor.is_approver and not covering:
+            return []
+        tz = await self._tz(user) if self._tz is not None else None
+        return away_panel(approver=actor.is_approver, away=own, covering=covering, tz=tz)
 
     async def _permalinks(self, items: list[HomeItem]) -> dict[str, str]:
         wanted = {(i.channel, i.message_ts): i.handoff_id for i in items if i.message_ts}
