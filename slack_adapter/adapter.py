@@ -25,7 +25,7 @@ from services.routing import RoutingConfig
 from services.worker import Worker
 from slack_adapter.digest import DigestPoster
 from slack_adapter.directory import SlackDirectory
-from slack_adapter.dm import NudgeSender
+from slack_adapter.dm import NudgeSender, StandIn
 from slack_adapter.messages import HandoffMessages
 from slack_adapter.notes import ThreadNotes
 from slack_adapter.pacing import ChannelLanes, Pacers
@@ -69,6 +69,7 @@ def build_slack_adapter(
     fallback_channel: str | None = None,
     post_rate: float = 1.0,
     poster: AsyncWebClient | None = None,
+    stand_in: StandIn | None = None,
 ) -> SlackAdapter:
     """The adapter over ``slack``; posts go through ``poster`` (default: ``slack`` without
     automatic retries)."""
@@ -89,6 +90,7 @@ def build_slack_adapter(
         directory=directory,
         routing=routing,
         clock=clock,
+        stand_in=stand_in,
     )
     return SlackAdapter(
         slack=slack,
