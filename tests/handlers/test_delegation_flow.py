@@ -381,3 +381,23 @@ async def test_reminders_go_to_the_delegate_while_away_and_back_after(
         trail = await bot.deps.handoffs.audit_trail(handoff_id)
         sent = [e.detail["notified"] for e in trail if e.action == EventType.NUDGE_SENT.value]
         assert sent == [ARJUN, ANA]
+
+
+async def test_the_delegate_declines_for_the_away_approver_recorded_in_the_audit(
+    bot: Harness,
+) -> None:
+    handoff_id = await bot.accept(example("duplicate_charge_dispute"))
+    await bot.click(ARJUN, ActionId.DECLINE, handoff_id)  # not yet a delegate
+    assert any("Only finance approvers" in t for t in bot.ephemerals_for(ARJUN))
+    await dm(bot, ANA, f"I'm away until Friday, delegate to <@{ARJUN}>")
+    await bot.click(ARJUN, ActionId.DECLINE, handoff_id)
+    reason = {
+        BlockId.REASON.value: {
+            InputId.REASON.value: {"type": "plain_text_input", "value": "Not a duplicate"}
+        }
+    }
+    await bot.submit(ARJUN, CallbackId.DECLINE_MODAL, handoff_id, reason)
+    assert (await bot.card(handoff_id)).status is HandoffStatus.DECLINED
+    trail = await bot.deps.handoffs.audit_trail(handoff_id)
+    [declined] = [e for e in trail if e.action == EventType.DECLINED.value]
+    assert (declined.actor, declined.detail["on_behalf_of"]) == (ARJUN, ANA)
