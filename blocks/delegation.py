@@ -22,6 +22,8 @@ from services.delegation import Away, UntilProblem
 
 __all__ = [
     "AWAY_TIMES",
+    "AWAY_VALUE",
+    "BACK_VALUE",
     "away_modal",
     "away_panel",
     "away_problem_message",
@@ -47,6 +49,8 @@ PANEL_HOME = "You are here: approvals and reminders come to you."
 PANEL_AWAY = "🏖️ You are away until {until}: {delegate} approves for you and gets your reminders."
 PANEL_COVERING = "🤝 You approve for {approver} (away) until {until}."
 AWAY_BUTTON, BACK_BUTTON = "I'm away", "I'm back"
+# The buttons' values: a click carrying anything else was not made on this Home tab.
+AWAY_VALUE, BACK_VALUE = "away", "back"
 
 SET = "🏖️ {delegate} approves for you until {until}. Your reminders go to them meanwhile."
 SET_REPLACED = " (This replaces your earlier delegation to {previous}.)"
@@ -135,11 +139,11 @@ def away_panel(
     if approver:
         if away is None:
             lines.append(PANEL_HOME)
-            element = button(AWAY_BUTTON, ActionId.AWAY.value, value="away")
+            element = button(AWAY_BUTTON, ActionId.AWAY.value, value=AWAY_VALUE)
         else:
             until = local_time(away.until, tz)
             lines.append(PANEL_AWAY.format(until=until, delegate=who(away.delegate)))
-            element = button(BACK_BUTTON, ActionId.BACK.value, value="back", style="primary")
+            element = button(BACK_BUTTON, ActionId.BACK.value, value=BACK_VALUE, style="primary")
     for other in covering:
         until = local_time(other.until, tz)
         lines.append(PANEL_COVERING.format(approver=who(other.approver), until=until))

@@ -21,6 +21,8 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from blocks.audit import refusal
 from blocks.delegation import (
+    AWAY_VALUE,
+    BACK_VALUE,
     away_modal,
     away_problem_message,
     away_set_message,
@@ -199,8 +201,8 @@ async def open_away(
     """Home tab "I'm away": the policy first, then the modal (tomorrow, 18:00, preset)."""
     await ack()
     click = read_action(body)
-    if click is None:
-        return
+    if click is None or click.value != AWAY_VALUE:
+        return  # not a click Slack would send from the Home tab's button: nothing happens
     actor = await deps.actor(click.user_id)
     allowed = decide(Action.DELEGATE, actor)
     if not allowed:
@@ -218,7 +220,7 @@ async def back(
     """Home tab "I'm back": end the delegation; the Home tab shows it, a DM says it."""
     await ack()
     click = read_action(body)
-    if click is None:
+    if click is None or click.value != BACK_VALUE:
         return
     message = await come_back(deps, user=click.user_id)
     await tell(client, None, click.user_id, message)

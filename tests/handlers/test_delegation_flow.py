@@ -114,7 +114,7 @@ async def home_click(bot: Harness, user: str, action: ActionId) -> ClientRespons
                 "action_id": action.value,
                 "block_id": "b",
                 "type": "button",
-                "value": action.value,
+                "value": "away" if action is ActionId.AWAY else "back",
                 "action_ts": str(time.time()),
             }
         ],
