@@ -29,6 +29,7 @@ from blocks.ids import (
 )
 from services.cards import HandoffCard
 from services.events import EventType
+from services.notes import APPROVED_FOR, APPROVED_PARTLY_FOR
 
 __all__ = ["RefusalCode", "escalation_notice", "refusal", "thread_note"]
 
@@ -45,6 +46,17 @@ NOTES: dict[str, tuple[str, str, str]] = {
         "👍 {actor} approved this handoff (1 of 2). A second, different approver must approve.",
         "none",
         "",
+    ),
+    APPROVED_FOR: (
+        "✅ {actor}, approving for {detail} (away), approved this handoff (final approval).",
+        "user",
+        "an away approver",
+    ),
+    APPROVED_PARTLY_FOR: (
+        "👍 {actor}, approving for {detail} (away), approved this handoff (1 of 2). "
+        "A second, different approver must approve.",
+        "user",
+        "an away approver",
     ),
     EventType.DECLINED: ("⛔ {actor} declined this handoff: {detail}", "reason", NO_REASON),
     EventType.ESCALATED: ("🔺 {actor} escalated this handoff: {detail}", "reason", NO_REASON),
@@ -156,6 +168,10 @@ class RefusalCode(StrEnum):
     TARGET_NOT_ASKABLE = "target_not_askable"  # ask someone outside finance
     INFO_ALREADY_OPEN = "info_already_open"  # ask while another question waits
     INFO_NOT_OPEN = "info_not_open"  # Answer after the question was answered
+    FOR_OWN_REQUEST = "for_own_request"  # a delegate, for the away approver who requested it
+    SAME_PERSON = "same_person"  # an approval already counts this person (by or for them)
+    DELEGATE_NOT_FINANCE = "delegate_not_finance"
+    DELEGATE_SELF = "delegate_self"
 
 
 REFUSALS = {
@@ -206,6 +222,18 @@ REFUSALS = {
         "Nothing to mark: only a refund that waits to be sent by hand can be marked refunded."
     ),
     RefusalCode.NOT_LEAD: "Only the finance lead can {verb}. Ask them if you need it.",
+    RefusalCode.FOR_OWN_REQUEST: (
+        "You approve only for the approver who requested this, so someone else must approve it."
+    ),
+    RefusalCode.SAME_PERSON: (
+        "An approval by or for this person already counts; a second, different approver must "
+        "approve."
+    ),
+    RefusalCode.DELEGATE_NOT_FINANCE: (
+        "That person is not a finance member, so they can't approve for you. "
+        "Choose someone in finance."
+    ),
+    RefusalCode.DELEGATE_SELF: "Choose someone else to approve for you while you are away.",
 }
 # How each refusal names the action that was refused.
 VERBS = {
@@ -227,6 +255,7 @@ VERBS = {
     "export": "export the audit trail",
     "request_info": "ask for information on",
     "answer_info": "answer it",
+    "delegate": "hand their approvals to someone while away from",
 }
 UNPAID_WHY = {
     "processing": "its Plisio invoice is still being created. It closes when the invoice is paid.",

@@ -64,6 +64,8 @@ WAITING = "⏳ *Waiting for approval*"
 WAITING_TWO = "⏳ *Waiting for approval* from two different approvers"
 PARTLY = "👍 *Approved 1 of 2* by {who}, {when} · waiting for a second, different approver"
 APPROVED_BY = "✅ *Approved* by {who}, {when}"
+# A delegate's approval says both people: the one who clicked and the away approver.
+ON_BEHALF = "🤝 {delegate} approving for {approver} (away)"
 PROCESSING_INVOICE = "⏳ Creating Plisio invoice…"
 PROCESSING_LOOKUP = "⏳ Looking up Plisio invoices…"
 PROCESSING_OTHER = "⏳ Working on it…"
@@ -200,11 +202,22 @@ def _mark(card: HandoffCard, action: EventType) -> ActionMark | None:
     return marks[-1] if marks else None
 
 
+def _on_behalf(card: HandoffCard) -> list[str]:
+    return [
+        ON_BEHALF.format(delegate=who(a.user_id), approver=who(a.on_behalf_of))
+        for a in card.approvals
+        if a.on_behalf_of
+    ]
+
+
 def _approved_by(card: HandoffCard) -> list[str]:
     if not card.approvals:
         return []
     people = " and ".join(who(a.user_id) for a in card.approvals)
-    return [APPROVED_BY.format(who=people, when=slack_date(card.approvals[-1].at))]
+    return [
+        APPROVED_BY.format(who=people, when=slack_date(card.approvals[-1].at)),
+        *_on_behalf(card),
+    ]
 
 
 def _status_lines(card: HandoffCard) -> list[str]:
@@ -215,7 +228,7 @@ def _status_lines(card: HandoffCard) -> list[str]:
         return [WAITING_TWO if card.two_person else WAITING]
     if status is HandoffStatus.PARTLY_APPROVED:
         first = card.approvals[0]
-        return [PARTLY.format(who=who(first.user_id), when=slack_date(first.at))]
+        return [PARTLY.format(who=who(first.user_id), when=slack_date(first.at)), *_on_behalf(card)]
     if status is HandoffStatus.DECLINED:
         mark = _mark(card, EventType.DECLINED)
         raw = (mark.note if mark else None) or card.decline_reason or NO_REASON

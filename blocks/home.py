@@ -168,17 +168,19 @@ def home_view(
     metrics: MetricsReport | None = None,
     approval_dms: bool | None = None,
     export: bool = False,
+    away: Sequence[JSON] = (),
 ) -> JSON:
     """The whole Home tab view for one person (``links``: handoff id -> message permalink;
     ``mapping_gaps``: for admins, field -> open handoffs that arrived without it; ``metrics``:
     for the finance lead, the team's last 7 days; ``approval_dms``: for approvers and the lead,
     whether approval requests reach their DM; ``export``: the finance lead's "Export audit
-    trail" button)."""
+    trail" button; ``away``: the away / back panel, ``blocks.delegation.away_panel``)."""
     blocks: list[JSON] = [
         {"type": "header", "text": plain(HEADER, HEADER_MAX)},
         context(_counts(snapshot), UPDATED.format(when=slack_date(now))),
         *_mapping(mapping_gaps or {}),
         *(lead_metrics_blocks(metrics) if metrics is not None else []),
+        *away,
     ]
     if export:
         export_button = button(

@@ -60,6 +60,8 @@ class ActionId(StrEnum):
     EXPORT_AUDIT = "home_export_audit"  # Home tab (finance lead): the last 30 days as CSV
     REQUEST_INFO = "handoff_request_info"  # an approver asks a question before deciding
     ANSWER_INFO = "handoff_answer_info"  # the person asked opens the Answer modal
+    AWAY = "home_away"  # Home tab: "I'm away" (opens the away modal)
+    BACK = "home_back"  # Home tab: "I'm back" (ends the delegation)
     # Link buttons still send an action when clicked; handlers only ack it. Each link button gets
     # a suffix (see link_action_id) because action ids must be unique within a message.
     OPEN_LINK = "handoff_open_link"
@@ -79,6 +81,7 @@ class CallbackId(StrEnum):
     INVOICE_NEW_MODAL = "invoice_new_modal"
     REQUEST_INFO_MODAL = "handoff_request_info_modal"
     ANSWER_INFO_MODAL = "handoff_answer_info_modal"
+    AWAY_MODAL = "away_modal"  # away until when, and who approves meanwhile
 
 
 class BlockId(StrEnum):
@@ -93,6 +96,9 @@ class BlockId(StrEnum):
     QUESTION = "question_block"  # request info: the question
     ASKED = "asked_block"  # request info: whom to ask
     ANSWER = "answer_block"  # answer modal: the answer
+    AWAY_DATE = "away_date_block"  # away modal: the last day away
+    AWAY_TIME = "away_time_block"  # away modal: until what time that day
+    AWAY_DELEGATE = "away_delegate_block"  # away modal: who approves meanwhile
     # Message blocks that hold buttons, so a handler can tell where a click came from.
     DECISIONS = "handoff_decisions"
     LINKS = "handoff_links"
@@ -123,6 +129,9 @@ class InputId(StrEnum):
     QUESTION = "question_input"
     ASKED = "asked_input"
     ANSWER = "answer_input"
+    AWAY_DATE = "away_date_input"
+    AWAY_TIME = "away_time_input"
+    AWAY_DELEGATE = "away_delegate_input"
 
 
 class InvoiceField(StrEnum):

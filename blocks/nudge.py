@@ -36,7 +36,16 @@ from blocks.ids import (
 from services.cards import HandoffCard
 from services.reminders import NudgeKind
 
-__all__ = ["SNOOZE_CHOICES", "nudge_acted", "nudge_message", "owner_missing_message"]
+__all__ = [
+    "SNOOZE_CHOICES",
+    "for_away_approver",
+    "nudge_acted",
+    "nudge_message",
+    "owner_missing_message",
+]
+
+FOR_AWAY = "🤝 You get this for {approver}, who is away: you approve for them until they are back."
+FOR_AWAY_TEXT = "For an away approver: "
 
 SANDBOX_PREFIX = "[SANDBOX] "
 HEADS_UP = "⏳ *Due in {when}:* your follow-up on {title}"
@@ -216,3 +225,10 @@ def nudge_acted(
         line = MARKED_DONE.format(actor=actor_ref, title=title)
         text = _text(card, TEXT_DONE, actor_text=actor_text)
     return {"text": text, "blocks": [section(line), _promise(card), _ids(card)]}
+
+
+def for_away_approver(message: JSON, approver: str) -> JSON:
+    """A reminder meant for ``approver``, sent to their delegate while they are away: it says
+    whose it is at the top."""
+    note = context(FOR_AWAY.format(approver=who(approver)))
+    return {"text": FOR_AWAY_TEXT + str(message["text"]), "blocks": [note, *message["blocks"]]}

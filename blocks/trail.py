@@ -65,7 +65,9 @@ def _when(detail: Detail, key: str) -> str:
 def _approved(actor: str, d: Detail) -> str:
     count = f" ({d['approval']} of {d['of']})" if d.get("approval") and d.get("of") else ""
     checked = " after confirming the caller's identity" if d.get("identity_confirmed") else ""
-    return f"{_person(actor)} approved{count}{checked}"
+    principal = d.get("on_behalf_of")
+    behalf = f" for {who(str(principal))} (away)" if principal else ""
+    return f"{_person(actor)} approved{behalf}{count}{checked}"
 
 
 def _escalated(actor: str, d: Detail) -> str:

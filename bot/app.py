@@ -26,6 +26,7 @@ from handlers import (
     actions,
     approver_dms,
     commands,
+    delegation,
     dialnexa,
     errors,
     export,
@@ -175,6 +176,7 @@ def build_bolt(container: Container) -> AsyncApp:
     home_tab.register(bolt, container)
     approver_dms.register(bolt, container)
     export.register(bolt, container)
+    delegation.register(bolt, container)
     messages.register(bolt, container)
     errors.register(bolt)
     return bolt

@@ -28,6 +28,7 @@ from handlers.home import HomeTab
 from services.approver_dms import ApproverPrefs
 from services.db.engine import Database
 from services.db.models import HandoffRow
+from services.delegation import DelegationService
 from services.digest import DigestService
 from services.events import OutboxKind
 from services.export import ExportRequests
@@ -131,6 +132,15 @@ def in_handoffs_team(
     return run
 
 
+async def _time_zone(directory: SlackDirectory, user_id: str) -> str | None:
+    """A person's Slack time zone for dates shown to them (None when Slack cannot say)."""
+    try:
+        tz = (await directory.user_info(user_id)).get("tz")
+    except Exception:
+        return None
+    return str(tz) if tz else None
+
+
 class RoutingSource:
     """The routing config services read through a callable; the one place it can be replaced."""
 
@@ -153,6 +163,7 @@ class Actors:
 
     routing: Callable[[], RoutingConfig]
     directory: GroupDirectory
+    delegations: DelegationService | None = None  # who stands in for an away approver now
 
     async def may_approve(self, user_id: str) -> bool:
         """Is this Slack user one of routing.toml's approvers (directly or by user group)?"""
@@ -178,7 +189,16 @@ class Actors:
             is_approver=approver,
             is_lead=routing.mentions.finance_lead == user_id,
             in_finance=finance,
+            acting_for=await self._acting_for(user_id),
         )
+
+    async def _acting_for(self, user_id: str) -> tuple[str, ...]:
+        """The away approvers ``user_id`` stands in for now, who are still approvers: a
+        delegation lends only what its approver could do today."""
+        if self.delegations is None:
+            return ()
+        found = await self.delegations.acting_for(user_id)
+        return tuple([a.approver for a in found if await self.may_approve(a.approver)])
 
 
 @dataclass
@@ -216,6 +236,7 @@ class Container:
     summary: WeeklySummary  # the finance lead's weekly DM (scheduled when [metrics] opts in)
     exports: ExportRequests  # queues audit exports (uploaded to the requester's DM)
     info: InfoRequests  # "Request info": approvers' questions and their answers
+    delegations: DelegationService  # approvers away, and who approves for them meanwhile
     clock: Callable[[], datetime] = utc_now
     # Several workspaces (SLACK_CLIENT_ID): each installed team's client; None with one token.
     workspaces: SlackClients | None = None
@@ -306,7 +327,8 @@ def build_container(
     handoffs = HandoffService(
         db, lambda: routing, clock=clock, sandbox=mode is BotMode.SANDBOX, events=events
     )
-    actors = Actors(live_routing, directory)
+    delegations = DelegationService(db, clock=clock, events=events)
+    actors = Actors(live_routing, directory, delegations)
     # Follow-ups: reminder deadlines (their nudge DMs) and the digest, both sent by the adapter.
     reminders = ReminderService(db, live_routing, outbox, clock=clock, events=events)
     digest = DigestService(
@@ -325,6 +347,7 @@ def build_container(
         fallback_channel=routing.channels.default,
         post_rate=settings.slack_post_rate_per_channel,
         telemetry=metrics,
+        stand_in=delegations.delegate_for,
     )
     invoicing = Invoicing(
         db=db,
@@ -393,6 +416,8 @@ def build_container(
             approval_dms=lambda user: adapter.approver_dms.prefs.wants_dm(
                 user, live_routing.config
             ),
+            delegations=delegations,
+            tz=lambda user_id: _time_zone(directory, user_id),
         ),
         seen=SeenInteractions(db, clock=clock),
         connectors=connectors,
@@ -401,6 +426,7 @@ def build_container(
         summary=WeeklySummary(db, outbox, live_routing, clock=clock),
         exports=ExportRequests(db, clock=clock),
         info=InfoRequests(db, live_routing, clock=clock, events=events),
+        delegations=delegations,
         clock=clock,
         workspaces=workspaces,
     )

@@ -224,7 +224,7 @@ async def retry(
     if checked is None:
         return
     user, handoff_id = checked.click.user_id, checked.handoff_id
-    result = await deps.handoffs.retry(handoff_id, user, is_approver=checked.actor.is_approver)
+    result = await deps.handoffs.retry(handoff_id, user, is_approver=checked.actor.can_approve)
     await after_decision(
         deps,
         client,
@@ -246,7 +246,7 @@ async def done(
         return
     click, actor, handoff_id = checked.click, checked.actor, checked.handoff_id
     user, channel = click.user_id, click.channel_id
-    result = await deps.handoffs.mark_done(handoff_id, user, is_approver=actor.is_approver)
+    result = await deps.handoffs.mark_done(handoff_id, user, is_approver=actor.can_approve)
     if result.outcome is Outcome.AWAITING_APPROVAL and result.card is not None:
         pending = result.card
         message = refusal(
@@ -350,7 +350,7 @@ async def _refund_click(
         return
     user, handoff_id = checked.click.user_id, checked.handoff_id
     channel = checked.click.channel_id
-    is_approver = checked.actor.is_approver
+    is_approver = checked.actor.can_approve
     if action is Action.REVERSE_REFUND:
         result = await deps.handoffs.reverse_refund(handoff_id, user, is_approver=is_approver)
     else:

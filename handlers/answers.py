@@ -33,11 +33,13 @@ from connectors.plisio import PlisioError
 from handlers.actions import UserDirectory
 from handlers.commands import InvoiceLookup
 from handlers.decisions import DecisionDeps, after_decision
+from handlers.delegation import come_back, set_away
 from handlers.info import InfoService
 from services.cards import HandoffCard
 from services.conversation import ActedHow, Conversation, ConversationQueries, TypedDecisions
 from services.db.engine import Database
 from services.db.models import AuditEntry
+from services.delegation import DelegationService
 from services.events import EventType
 from services.external_refs import LinkedRecord
 from services.home import HomeQueries
@@ -83,6 +85,9 @@ class MessageDeps(DecisionDeps, Protocol):
 
     @property
     def info(self) -> InfoService: ...
+
+    @property
+    def delegations(self) -> DelegationService: ...
 
 
 @dataclass(frozen=True)
@@ -283,6 +288,14 @@ async def answer(
             if card is not None
             else needs_handoff_message(viewing=viewing)
         )
+    elif intent.kind is Kind.AWAY:
+        # "I'm away until Friday, delegate to @ben": the same checks as the Home tab's modal.
+        away = await set_away(
+            deps, client, user=where.user, delegate=intent.user, until=intent.until, tz=tz
+        )
+        message = away.message
+    elif intent.kind is Kind.BACK:
+        message = await come_back(deps, user=where.user)
     elif intent.kind is Kind.CREATE_INVOICE:
         message = create_invoice_message(
             email=intent.email,

@@ -13,7 +13,10 @@ from slack_bolt.async_app import AsyncApp
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
+from blocks.common import JSON
+from blocks.delegation import away_panel
 from blocks.home import home_view
+from services.delegation import DelegationService
 from services.home import HomeItem, HomeQueries, HomeRefresher
 from services.metrics import MetricsReport
 from services.permissions import Action, Actor, decide
@@ -38,6 +41,8 @@ class HomeTab:
         mapping_gaps: Callable[[], Awaitable[Mapping[str, int]]] | None = None,
         lead_metrics: Callable[[datetime], Awaitable[MetricsReport]] | None = None,
         approval_dms: Callable[[str], Awaitable[bool]] | None = None,
+        delegations: DelegationService | None = None,
+        tz: Callable[[str], Awaitable[str | None]] | None = None,
     ) -> None:
         self._queries = queries
         self._slack = slack
@@ -47,6 +52,8 @@ class HomeTab:
         self._lead_metrics = lead_metrics
         # Whether a person's approval requests reach their DM too (services.approver_dms).
         self._approval_dms = approval_dms
+        self._delegations = delegations
+        self._tz = tz
         self._links: OrderedDict[tuple[str, str], str] = OrderedDict()
 
     async def refresh(self, user_id: str) -> None:
@@ -76,12 +83,25 @@ class HomeTab:
                 metrics=metrics,
                 approval_dms=dms,
                 export=decide(Action.EXPORT, actor).allowed,  # the finance lead's export button
+                away=await self._away(actor),
             )
             await self._slack.views_publish(user_id=user_id, view=view)
         except asyncio.CancelledError:
             raise
         except Exception:
             logger.exception("could not publish the Home tab", extra={"user": user_id})
+
+    async def _away(self, actor: Actor) -> list[JSON]:
+        """The away / back panel: an approver's own delegation, and whom this person covers."""
+        if self._delegations is None:
+            return []
+        user = actor.user_id
+        own = await self._delegations.active_for(user) if actor.is_approver else None
+        covering = await self._delegations.acting_for(user)
+        if not actor.is_approver and not covering:
+            return []
+        tz = await self._tz(user) if self._tz is not None else None
+        return away_panel(approver=actor.is_approver, away=own, covering=covering, tz=tz)
 
     async def _permalinks(self, items: list[HomeItem]) -> dict[str, str]:
         wanted = {(i.channel, i.message_ts): i.handoff_id for i in items if i.message_ts}

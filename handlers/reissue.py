@@ -47,7 +47,7 @@ async def reissue(
     if checked is None:
         return
     user, channel, handoff_id = checked.click.user_id, checked.click.channel_id, checked.handoff_id
-    result = await deps.handoffs.reissue(handoff_id, user, is_approver=checked.actor.is_approver)
+    result = await deps.handoffs.reissue(handoff_id, user, is_approver=checked.actor.can_approve)
     if result.outcome is Outcome.NOT_APPLICABLE:
         code = reissue_refusal_code(result)
         await refuse(

@@ -67,9 +67,12 @@ class ModalDecisions(HandoffRecords, Protocol):
         identity_confirmed: bool = False,
         email_invoice: bool = False,
         followup_email: str | None = None,
+        acting_for: tuple[str, ...] = (),
     ) -> DecisionResult: ...
 
-    async def decline(self, handoff_id: str, user_id: str, reason: str) -> DecisionResult: ...
+    async def decline(
+        self, handoff_id: str, user_id: str, reason: str, *, on_behalf_of: str | None = None
+    ) -> DecisionResult: ...
 
     async def escalate(self, handoff_id: str, user_id: str, reason: str) -> DecisionResult: ...
 
@@ -131,10 +134,14 @@ async def decline(
         return
     submitted, meta, reason = accepted
     user = submitted.user_id
-    # Re-checked at submission: membership can change while the modal is open.
-    if not await _recheck(deps, client, Action.DECLINE, meta, user):
+    # Re-checked at submission: membership (and a delegation) can change while it is open.
+    actor = await _recheck(deps, client, Action.DECLINE, meta, user)
+    if actor is None:
         return
-    result = await deps.handoffs.decline(meta.handoff_id, user, reason)
+    behalf = actor.on_behalf_of()
+    result = await deps.handoffs.decline(
+        meta.handoff_id, user, reason, on_behalf_of=behalf[0] if behalf else None
+    )
     await after_decision(
         deps,
         client,
@@ -267,6 +274,8 @@ async def approve(
         identity_confirmed=confirmed,
         email_invoice=email_invoice,
         followup_email=followup,
+        # A delegate approves for the away approver(s) they stand in for, checked again there.
+        acting_for=actor.on_behalf_of(),
     )
     await after_decision(
         deps,

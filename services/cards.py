@@ -32,6 +32,7 @@ __all__ = [
 class ApprovalMark:
     user_id: str
     at: datetime
+    on_behalf_of: str | None = None  # the away approver a delegate approved for
 
 
 @dataclass(frozen=True, slots=True)

@@ -202,7 +202,7 @@ class Conversation:
             result = await self.handoffs.reassign(handoff_id, user_id, intent.user)
         else:
             result = await self.handoffs.mark_done(
-                handoff_id, user_id, is_approver=actor.is_approver
+                handoff_id, user_id, is_approver=actor.can_approve
             )
         how = ActedHow.DONE if result.ok else ActedHow.FAILED
         return Acted(how, action, result=result, card=result.card or card)

@@ -31,7 +31,9 @@ REFUSALS: dict[Outcome, str] = {
     Outcome.NOT_FOUND: "not_found",
     Outcome.NOT_APPROVER: "not_approver",
     Outcome.SAME_APPROVER: "same_approver",
+    Outcome.SAME_PERSON: "same_person",
     Outcome.OWN_REQUEST: "own_request",
+    Outcome.FOR_OWN_REQUEST: "for_own_request",
     Outcome.ALREADY_DECIDED: "already_decided",
     Outcome.CLOSED: "closed",
     Outcome.NOT_APPLICABLE: "closed",
@@ -78,6 +80,8 @@ def not_decidable(card: HandoffCard, user: str) -> str | None:
         return "already_decided" if card.approvals else "closed"
     if any(a.user_id == user for a in card.approvals):
         return "same_approver"
+    if any(a.on_behalf_of == user for a in card.approvals):
+        return "same_person"  # their delegate already approved for them
     return None
 
 

@@ -92,6 +92,9 @@ class EventType(StrEnum):
     REFUSED = "refused"  # a click, command or submission the policy refused
     LOOKED_UP = "looked_up"  # /invoice <email>, /handoff and other read-only answers
     EXPORTED = "exported"  # the audit trail left as CSV (detail: via, from, to, rows)
+    # Delegation (services/delegation): an approver away until a time, and who stands in.
+    DELEGATION_SET = "delegation_set"  # detail: approver, delegate, until, replaced (an old one)
+    DELEGATION_ENDED = "delegation_ended"  # "I'm back" (detail: the delegation ended)
 
 
 class OutboxKind(StrEnum):

@@ -94,7 +94,9 @@ class Outcome(StrEnum):
     NOT_APPROVER = "not_approver"
     IDENTITY_REQUIRED = "identity_required"
     SAME_APPROVER = "same_approver"
+    SAME_PERSON = "same_person"  # an approval already counts them (a delegate approved for them)
     OWN_REQUEST = "own_request"
+    FOR_OWN_REQUEST = "for_own_request"  # a delegate standing in only for the requester
     ALREADY_DECIDED = "already_decided"
     CLOSED = "closed"
     NOT_APPLICABLE = "not_applicable"
@@ -281,6 +283,7 @@ class HandoffService:
         identity_confirmed: bool = False,
         email_invoice: bool = False,
         followup_email: str | None = None,
+        acting_for: tuple[str, ...] = (),
     ) -> DecisionResult:
         """Record one approval; the last one needed applies the workflow's effect.
 
@@ -288,6 +291,10 @@ class HandoffService:
         collections follow-up's exact body) are the approver's email choices: recorded with
         the approval (the follow-up suppressed first) for the Gmail connector, which sends
         only what was chosen, and only to a verified address.
+
+        ``acting_for``: the away approvers a delegate who is not an approver stands in for;
+        their approval is recorded ``on_behalf_of`` one of them. No person counts twice: not
+        the clicker, and not an away approver whose delegate already approved for them.
         """
         async with self._db.sessions() as session, session.begin():
             row = await self._locked(session, handoff_id)
@@ -301,16 +308,38 @@ class HandoffService:
                     else Outcome.ALREADY_DECIDED
                 )
                 return DecisionResult(outcome, by=by, at=at, card=await self._card(session, row))
-            if not is_approver:
+            if not is_approver and not acting_for:
                 return DecisionResult(Outcome.NOT_APPROVER)
             if row.requested_by == user_id:
                 return DecisionResult(Outcome.OWN_REQUEST)
             card = await self._card(session, row)
+            on_behalf_of: str | None = None
+            if not is_approver:
+                # A delegate's authority is the away approver's: never for their own request.
+                principals = [a for a in acting_for if a != row.requested_by]
+                if not principals:
+                    return DecisionResult(Outcome.FOR_OWN_REQUEST, card=card)
+                counted = {a.user_id for a in card.approvals} | {
+                    a.on_behalf_of for a in card.approvals if a.on_behalf_of
+                }
+                free = [a for a in principals if a not in counted]
+                if not free:
+                    return DecisionResult(Outcome.SAME_PERSON, card=card)
+                on_behalf_of = free[0]
+            if any(a.on_behalf_of == user_id for a in card.approvals):
+                return DecisionResult(Outcome.SAME_PERSON, card=card)
             if card.identity_check_needed and not identity_confirmed:
                 return DecisionResult(Outcome.IDENTITY_REQUIRED, card=card)
             try:
                 async with session.begin_nested():
-                    session.add(Approval(handoff_id=row.id, approver=user_id, at=self._clock()))
+                    session.add(
+                        Approval(
+                            handoff_id=row.id,
+                            approver=user_id,
+                            at=self._clock(),
+                            on_behalf_of=on_behalf_of,
+                        )
+                    )
             except IntegrityError:
                 return DecisionResult(Outcome.SAME_APPROVER, card=card)
             count = await session.scalar(
@@ -319,6 +348,8 @@ class HandoffService:
             required = 2 if row.two_person else 1
             final = int(count or 0) >= required
             choices: dict[str, Any] = {"email_invoice": email_invoice}
+            if on_behalf_of is not None:
+                choices["on_behalf_of"] = on_behalf_of
             if followup_email:
                 choices["followup_email"] = redact_text(followup_email).text
             self._audit(
@@ -428,8 +459,11 @@ class HandoffService:
             handoff_id, user_id, is_approver=is_approver, change=refunds.mark_refunded
         )
 
-    async def decline(self, handoff_id: str, user_id: str, reason: str) -> DecisionResult:
-        """Close the handoff with a reason."""
+    async def decline(
+        self, handoff_id: str, user_id: str, reason: str, *, on_behalf_of: str | None = None
+    ) -> DecisionResult:
+        """Close the handoff with a reason (``on_behalf_of``: the away approver a delegate
+        declined for, recorded in the audit entry)."""
         async with self._db.sessions() as session, session.begin():
             row = await self._locked(session, handoff_id)
             if row is None:
@@ -444,7 +478,8 @@ class HandoffService:
             row.resolution = {**row.resolution, "decline_reason": reason}
             row.next_reminder_at = None
             self._touch(row)
-            self._audit(session, row, user_id, EventType.DECLINED, reason=reason)
+            behalf = {"on_behalf_of": on_behalf_of} if on_behalf_of else {}
+            self._audit(session, row, user_id, EventType.DECLINED, reason=reason, **behalf)
             await session.flush()
             return DecisionResult(Outcome.DONE, card=await self._card(session, row))
 
@@ -791,7 +826,7 @@ def build_card(
         amount=row.amount,
         currency=row.currency,
         two_person=row.two_person,
-        approvals=tuple(ApprovalMark(a.approver, a.at) for a in approvals),
+        approvals=tuple(ApprovalMark(a.approver, a.at, a.on_behalf_of) for a in approvals),
         actions=tuple(
             ActionMark(e.action, e.actor, e.at, e.detail.get("reason") or e.detail.get("to"))
             for e in audit

@@ -5,6 +5,10 @@ keyword typed with one slip ("snoze", "stauts", "asign") is still recognised. Ti
 "tomorrow 9am", "friday", "until 5pm") are read in the person's own Slack time zone by
 ``services.when``. Unknown input is ``Kind.UNKNOWN`` (answered with help), never silence.
 
+An approver's absence is understood too: "I'm away until Friday, delegate to @ben" (``AWAY``,
+with the delegate and the end, a day alone meaning the end of its working day) and "I'm back"
+(``BACK``).
+
 A plain reply in a handoff's thread is read strictly (``reply=True``): only a short command that
 starts with its verb ("snooze 2h", "done", "assign @ben") acts; anything else is a note.
 """
@@ -18,7 +22,7 @@ from decimal import Decimal, InvalidOperation
 from enum import StrEnum
 
 from services.keywords import FILLER, canonical, words
-from services.when import parse_when
+from services.when import parse_until, parse_when
 
 __all__ = ["ACTIONS", "MONEY", "Intent", "Kind", "canonical", "parse"]
 
@@ -39,6 +43,8 @@ class Kind(StrEnum):
     APPROVE = "approve"  # money-moving: answered with the buttons, never acted on
     DECLINE = "decline"  # needs a reason: answered with the buttons
     CREATE_INVOICE = "create_invoice"  # money-moving: answered with the form, never acted on
+    AWAY = "away"  # "I'm away until Friday, delegate to @ben": user = delegate, until = end
+    BACK = "back"  # "I'm back": the delegation ends
     NOTE = "note"  # a plain reply in a handoff's thread
     UNKNOWN = "unknown"
 
@@ -74,6 +80,15 @@ _AMOUNT = re.compile(
 _SYMBOLS = {"$": "USD", "€": "EUR", "£": "GBP"}
 _CURRENCIES = words("usd eur gbp chf cad aud jpy sek nok dkk pln")
 REPLY_WORDS_MAX = 8  # a command typed as a thread reply is short; longer text is a note
+_AWAY = re.compile(
+    r"\b(?:away|ooo|out of (?:the )?office|on (?:vacation|holiday|holidays|leave|pto)|"
+    r"off until|off till|off til)\b"
+)
+_BACK = re.compile(
+    r"\b(?:i'?m|i am|im)\s+back\b|\bback (?:now|again|in the office|at work)\b|"
+    r"\b(?:end|stop|cancel)\s+(?:my\s+)?(?:delegation|delegating|away)\b"
+)
+_USER_REF = re.compile(r"@[uw][a-z0-9]+")
 
 
 def _clean(text: str, bot_user: str | None) -> tuple[str, list[str], str | None]:
@@ -156,6 +171,13 @@ def parse(
     def when() -> datetime | None:
         return parse_when(lowered, now=now, tz=tz)
 
+    bare = lowered.replace("’", "'")
+    if _BACK.search(bare) and not _AWAY.search(bare):
+        return Intent(Kind.BACK, text=cleaned)
+    if _AWAY.search(bare):
+        # Mentions are ids ("@u0ben2"): never read as times. A day alone ends at 18:00 there.
+        until = parse_until(_USER_REF.sub(" ", bare), now=now, tz=tz)
+        return Intent(Kind.AWAY, user=user, until=until, text=cleaned)
     if ("create" in found and "invoice" in found) or (
         "invoice" in found and _money(cleaned)[0] is not None
     ):

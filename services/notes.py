@@ -17,7 +17,9 @@ from services.events import Event, EventType
 from services.systems import system_name
 
 __all__ = [
+    "APPROVED_FOR",
     "APPROVED_PARTLY",
+    "APPROVED_PARTLY_FOR",
     "CONNECTOR_FAILED_NOTE",
     "IDENTITY_CONFIRMED",
     "LINKED_NOTE",
@@ -28,6 +30,8 @@ __all__ = [
 ]
 
 APPROVED_PARTLY = "approved_partly"  # the note of an approval that still needs another
+APPROVED_FOR = "approved_for"  # a delegate's final approval for an away approver
+APPROVED_PARTLY_FOR = "approved_partly_for"  # a delegate's first of two
 IDENTITY_CONFIRMED = "identity confirmed by the approver"
 CONNECTOR_FAILED_NOTE = EventType.CONNECTOR_FAILED.value  # detail: "System: what went wrong"
 LINKED_NOTE = EventType.EXTERNAL_LINKED.value  # detail: "<url> <label>" or "<label>"
@@ -154,6 +158,10 @@ def note_for(event: Event) -> NoteSpec | None:
         case EventType.APPROVED:
             partial = int(detail.get("approval", 1)) < int(detail.get("of", 1))
             confirmed = IDENTITY_CONFIRMED if detail.get("identity_confirmed") else None
+            behalf = detail.get("on_behalf_of")
+            if behalf:  # the away approver: the note names both people
+                action = APPROVED_PARTLY_FOR if partial else APPROVED_FOR
+                return NoteSpec(action, actor, at, str(behalf))
             action = APPROVED_PARTLY if partial else EventType.APPROVED.value
             return NoteSpec(action, actor, at, confirmed)
         case EventType.DECLINED | EventType.ESCALATED:

@@ -6,7 +6,7 @@ resolved (``bot.container.Container.actor``), so the whole policy is table-teste
 
 | action | who |
 | --- | --- |
-| approve, decline, retry, reissue, reverse a refund, mark a refund refunded | approvers (``[approvers]``); never the requester of their own ``/invoice new`` |
+| approve, decline, retry, reissue, reverse a refund, mark a refund refunded | approvers (``[approvers]``) and, while an approver is away, their delegate; never the requester of their own ``/invoice new`` (nor a delegate approving it for the away approver who requested it) |
 | escalate | finance members |
 | mark_done, snooze, reassign | the handoff's owner, or a finance member |
 | view (``/invoice <email>``, ``/handoff``, Home details) | finance members |
@@ -18,6 +18,7 @@ resolved (``bot.container.Container.actor``), so the whole policy is table-teste
 | request info (ask a question before deciding) | approvers |
 | answer an info request | the person it asks |
 | be asked (request info target) | finance members, or the handoff's requester |
+| set "away until", with a delegate | approvers (not a delegate); the delegate is a finance member other than themself |
 
 Finance members are ``[finance] users`` / ``usergroups`` plus every approver and the finance lead.
 """
@@ -35,6 +36,7 @@ __all__ = [
     "Permission",
     "decide",
     "may_be_asked",
+    "may_delegate",
     "may_own",
 ]
 
@@ -60,6 +62,7 @@ class Action(StrEnum):
     EXPORT = "export"  # the audit trail as CSV (/handoff export, the Home button)
     REQUEST_INFO = "request_info"  # ask the owner (or requester) a question before deciding
     ANSWER_INFO = "answer_info"  # answer that question
+    DELEGATE = "delegate"  # go away with someone approving for you ("I'm away", "I'm back")
 
 
 class Denial(StrEnum):
@@ -73,6 +76,10 @@ class Denial(StrEnum):
     NOT_LEAD = "not_lead"  # view metrics, export
     NOT_ASKED = "not_asked"  # answer a question put to someone else (or none is open)
     TARGET_NOT_ASKABLE = "target_not_askable"  # ask someone outside finance (not the requester)
+    # A delegate approving, for the away approver, what that approver requested themself.
+    FOR_OWN_REQUEST = "for_own_request"
+    DELEGATE_NOT_FINANCE = "delegate_not_finance"  # away, delegating to someone outside finance
+    DELEGATE_SELF = "delegate_self"  # away, delegating to themself
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,11 +90,25 @@ class Actor:
     is_approver: bool = False
     is_lead: bool = False
     in_finance: bool = False  # listed in [finance] users or one of its user groups
+    # The away approvers this person stands in for right now (``services.delegation``).
+    acting_for: tuple[str, ...] = ()
 
     @property
     def is_finance_member(self) -> bool:
         """Approvers and the finance lead count as finance members."""
         return self.in_finance or self.is_approver or self.is_lead
+
+    @property
+    def can_approve(self) -> bool:
+        """An approver, or the delegate of an approver who is away now."""
+        return self.is_approver or bool(self.acting_for)
+
+    def on_behalf_of(self, requested_by: str | None = None) -> tuple[str, ...]:
+        """Whose authority a delegate's approval may use: none for an approver (their own
+        counts), else the away approvers they stand in for, except the requester."""
+        if self.is_approver:
+            return ()
+        return tuple(a for a in self.acting_for if a != requested_by)
 
 
 @dataclass(frozen=True, slots=True)
@@ -138,10 +159,18 @@ def decide(action: Action, actor: Actor, handoff: HandoffFacts | None = None) ->
     """May ``actor`` do ``action`` (to ``handoff``)? A refusal names its reason."""
     facts = handoff or HandoffFacts()
     if action in APPROVER_ACTIONS:
-        if not actor.is_approver:
+        if not actor.can_approve:
             return Permission(False, Denial.NOT_APPROVER)
         if action is Action.APPROVE and facts.requested_by == actor.user_id:
             return Permission(False, Denial.OWN_REQUEST)
+        if (
+            action is Action.APPROVE
+            and not actor.is_approver
+            and facts.requested_by is not None
+            and not actor.on_behalf_of(facts.requested_by)
+        ):
+            # Standing in only for the approver who requested it: that is still self-approval.
+            return Permission(False, Denial.FOR_OWN_REQUEST)
         return ALLOWED
     if action in OWNER_ACTIONS:
         owner = facts.owner_slack_id is not None and facts.owner_slack_id == actor.user_id
@@ -156,6 +185,9 @@ def decide(action: Action, actor: Actor, handoff: HandoffFacts | None = None) ->
         return ALLOWED if actor.is_finance_member else Permission(False, Denial.NOT_FINANCE)
     if action in LEAD_ACTIONS:
         return ALLOWED if actor.is_lead else Permission(False, Denial.NOT_LEAD)
+    if action is Action.DELEGATE:
+        # An approver in their own right: a delegate cannot pass the approvals on.
+        return ALLOWED if actor.is_approver else Permission(False, Denial.NOT_APPROVER)
     raise ValueError(f"no permission rule for {action!r}")  # pragma: no cover - enum is closed
 
 
@@ -174,3 +206,19 @@ def may_be_asked(target: Actor, handoff: HandoffFacts | None = None) -> Permissi
     ):
         return ALLOWED
     return Permission(False, Denial.TARGET_NOT_ASKABLE)
+
+
+def may_delegate(approver: Actor, delegate: Actor) -> Permission:
+    """May ``approver`` go away with ``delegate`` standing in for them?
+
+    Only an approver in their own right sets a delegation (a delegate cannot pass it on), and
+    the delegate is a finance member other than the approver.
+    """
+    allowed = decide(Action.DELEGATE, approver)
+    if not allowed:
+        return allowed
+    if delegate.user_id == approver.user_id:
+        return Permission(False, Denial.DELEGATE_SELF)
+    if not delegate.is_finance_member:
+        return Permission(False, Denial.DELEGATE_NOT_FINANCE)
+    return ALLOWED

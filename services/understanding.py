@@ -18,7 +18,9 @@ from typing import Protocol
 from services.intents import Intent, Kind, parse
 from services.redaction import redact_text
 
-__all__ = ["IntentModel", "understand"]
+__all__ = ["DELEGATION", "IntentModel", "understand"]
+
+DELEGATION = frozenset({Kind.AWAY, Kind.BACK})  # only ever from the deterministic parser
 
 logger = logging.getLogger(__name__)
 
@@ -48,6 +50,7 @@ async def understand(
     except Exception:
         logger.exception("the intent model failed; answering with help")
         return parsed
-    if guessed is None or guessed.kind in {Kind.NOTE, Kind.UNKNOWN}:
+    # Handing someone your approvals is said in words the parser reads, never guessed.
+    if guessed is None or guessed.kind in {Kind.NOTE, Kind.UNKNOWN, *DELEGATION}:
         return parsed
     return replace(guessed, text=parsed.text)

@@ -29,7 +29,7 @@ from services.worker import Worker
 from slack_adapter.approver_dms import ApproverDmSender, DmCopies
 from slack_adapter.digest import DigestPoster
 from slack_adapter.directory import SlackDirectory
-from slack_adapter.dm import NudgeSender
+from slack_adapter.dm import NudgeSender, StandIn
 from slack_adapter.messages import HandoffMessages
 from slack_adapter.notes import ThreadNotes
 from slack_adapter.pacing import ChannelLanes, Pacers
@@ -76,6 +76,7 @@ def build_slack_adapter(
     post_rate: float = 1.0,
     poster: AsyncWebClient | None = None,
     telemetry: Telemetry = NO_TELEMETRY,
+    stand_in: StandIn | None = None,
 ) -> SlackAdapter:
     """The adapter over ``slack``; posts go through ``poster`` (default: ``slack`` without
     automatic retries)."""
@@ -105,6 +106,7 @@ def build_slack_adapter(
         directory=directory,
         routing=routing,
         clock=clock,
+        stand_in=stand_in,
     )
     return SlackAdapter(
         slack=slack,

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import datetime
 
 from slack_sdk.errors import SlackApiError
@@ -18,7 +18,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from blocks.common import JSON
 from blocks.info import info_nudge
-from blocks.nudge import nudge_message, owner_missing_message
+from blocks.nudge import for_away_approver, nudge_message, owner_missing_message
 from services.cards import HandoffCard
 from services.handoffs import HandoffService
 from services.info_requests import InfoRequest
@@ -31,7 +31,10 @@ from slack_adapter.directory import SlackDirectory
 from slack_adapter.history import find_posted
 from slack_adapter.messages import HandoffMessages, permalink
 
-__all__ = ["NUDGE_EVENT", "NudgeSender"]
+__all__ = ["NUDGE_EVENT", "NudgeSender", "StandIn"]
+
+# Who gets an away approver's reminders now (``services.delegation``): their delegate, or None.
+StandIn = Callable[[str], Awaitable[str | None]]
 
 logger = logging.getLogger(__name__)
 
@@ -58,6 +61,7 @@ class NudgeSender:
         directory: SlackDirectory,
         routing: Callable[[], RoutingConfig],
         clock: Callable[[], datetime],
+        stand_in: StandIn | None = None,
     ) -> None:
         self.outbox = outbox
         self.handoffs = handoffs
@@ -68,6 +72,7 @@ class NudgeSender:
         self.directory = directory
         self.routing = routing
         self.clock = clock
+        self.stand_in = stand_in
 
     async def deliver(self, item: ClaimedItem) -> None:
         """Send one claimed reminder step, record it in the audit log, refresh the message."""
@@ -156,18 +161,30 @@ class NudgeSender:
         if kind is NudgeKind.LEAD:
             lead = self.routing().mentions.finance_lead
             message = nudge_message(card, kind, now=now, permalink=permalink)
-            if lead and SLACK_USER.match(lead) and await self._dm(lead, card, message, key, retry):
-                return lead
+            if lead and SLACK_USER.match(lead):
+                to, message = await self._recipient(lead, message)
+                if await self._dm(to, card, message, key, retry):
+                    return to
             # No lead to DM (unset, or a user group): say it in the thread, mentioning them.
             message = nudge_message(card, kind, now=now, permalink=permalink, mention=lead)
             return await self._to_channel(card, message, key, retry=retry, broadcast=False)
         owner = await self._owner_id(card)
         if owner is not None:
             message = nudge_message(card, kind, now=now, permalink=permalink)
-            if await self._dm(owner, card, message, key, retry):
-                return owner
+            to, message = await self._recipient(owner, message)
+            if await self._dm(to, card, message, key, retry):
+                return to
         missing = owner_missing_message(card, now=now, permalink=permalink)
         return await self._to_channel(card, missing, key, retry=retry, broadcast=False)
+
+    async def _recipient(self, user: str, message: JSON) -> tuple[str, JSON]:
+        """``user``, or their delegate while they are away (checked now, at sending)."""
+        if self.stand_in is None:
+            return user, message
+        delegate = await self.stand_in(user)
+        if delegate is None or delegate == user:
+            return user, message
+        return delegate, for_away_approver(message, user)
 
     async def _owner_id(self, card: HandoffCard) -> str | None:
         if card.owner_slack_id:

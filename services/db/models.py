@@ -29,6 +29,7 @@ __all__ = [
     "AuditEntry",
     "Base",
     "ConnectorCredential",
+    "Delegation",
     "ExternalRef",
     "HandoffRow",
     "InfoRequestRow",
@@ -103,8 +104,10 @@ class Approval(Base):
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
     handoff_id: Mapped[str] = mapped_column(ForeignKey("handoffs.id"), index=True)
-    approver: Mapped[str] = mapped_column(String(32))
+    approver: Mapped[str] = mapped_column(String(32))  # the person who clicked
     at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # The away approver whose authority a delegate used (NULL: the approver's own).
+    on_behalf_of: Mapped[str | None] = mapped_column(String(32))
 
     __table_args__ = (UniqueConstraint("handoff_id", "approver", name="uq_approvals_once"),)
 
@@ -398,3 +401,24 @@ class InfoRequestRow(Base):
     answer_by: Mapped[str | None] = mapped_column(String(32))
     next_reminder_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
     reminder_step: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class Delegation(Base):
+    """An approver away until ``until``: ``delegate`` approves (and is reminded) for them.
+
+    One active row per approver (``ended_at`` NULL and ``until`` in the future); setting a new
+    one ends the old one. ``until`` passing ends it by itself: every reader compares with now.
+    """
+
+    __tablename__ = "delegations"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    approver: Mapped[str] = mapped_column(String(32))
+    delegate: Mapped[str] = mapped_column(String(32), index=True)
+    starts_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    until: Mapped[datetime] = mapped_column(UTCDateTime)
+    created_by: Mapped[str] = mapped_column(String(32))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    __table_args__ = (Index("ix_delegations_approver_ended", "approver", "ended_at"),)

@@ -29,6 +29,7 @@ async def container(tmp_path: Path) -> AsyncIterator[Container]:
         finance={"users": ["U0FINANCE"], "usergroups": []},
     )
     built = build_container(settings, BotMode.SLACK, routing, clock=lambda: NOW)
+    await built.db.migrate()  # actor lookups read who stands in for an away approver
     try:
         yield built
     finally:

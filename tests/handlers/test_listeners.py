@@ -20,7 +20,18 @@ from blocks.ids import (
     encode_metadata,
     encode_snooze_value,
 )
-from handlers import actions, approver_dms, commands, export, home, info, messages, reissue, views
+from handlers import (
+    actions,
+    approver_dms,
+    commands,
+    delegation,
+    export,
+    home,
+    info,
+    messages,
+    reissue,
+    views,
+)
 from handlers.decisions import REFUSED
 from services.cards import HandoffCard
 from services.handoffs import DecisionResult, Outcome
@@ -75,8 +86,8 @@ class Handoffs:
         self.calls.append(("snooze", args))
         return self.result
 
-    async def decline(self, *args: Any) -> DecisionResult | None:
-        self.calls.append(("decline", args))
+    async def decline(self, *args: Any, on_behalf_of: str | None = None) -> DecisionResult | None:
+        self.calls.append(("decline", args if on_behalf_of is None else (*args, on_behalf_of)))
         return self.result
 
     async def reissue(self, *args: Any, **kwargs: Any) -> DecisionResult | None:
@@ -306,7 +317,8 @@ class App:
 
 def test_register_wires_every_id_and_nothing_else(card: HandoffCard) -> None:
     app, deps = App(), Deps(Handoffs(card))
-    for module in (actions, reissue, views, info, commands, home, approver_dms, messages, export):
+    modules = (actions, reissue, views, info, commands, home, approver_dms, messages, export)
+    for module in (*modules, delegation):
         module.register(app, deps)
     assert set(app.wired) == {
         *(("action", a.value) for a in ActionId if a is not ActionId.OPEN_LINK),

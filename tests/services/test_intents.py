@@ -8,7 +8,7 @@ from decimal import Decimal
 import pytest
 
 from services.intents import Intent, Kind, canonical, parse
-from services.when import parse_when
+from services.when import parse_until, parse_when
 
 # Wednesday 25 November 2026, 14:00 UTC = 09:00 in New York.
 NOW = datetime(2026, 11, 25, 14, 0, tzinfo=UTC)
@@ -249,3 +249,54 @@ def test_when_without_a_time_or_with_an_unknown_zone() -> None:
 )
 def test_one_typo_is_forgiven_but_real_words_are_not_corrected(word: str, key: str | None) -> None:
     assert canonical(word) == key
+
+
+# Monday 30 November 2026, 10:00 UTC (11:00 in Madrid).
+MONDAY = datetime(2026, 11, 30, 10, 0, tzinfo=UTC)
+MADRID = "Europe/Madrid"
+
+
+def madrid(month: int, day: int, hour: int, minute: int = 0, year: int = 2026) -> datetime:
+    """A Madrid wall-clock time (UTC+1 in winter, UTC+2 in summer) as UTC."""
+    offset = 2 if 4 <= month <= 9 else 1
+    return datetime(year, month, day, hour - offset, minute, tzinfo=UTC)
+
+
+@pytest.mark.parametrize(
+    ("typed", "delegate", "until"),
+    [
+        ("I'm away until Friday, delegate to <@U0BEN>", "U0BEN", madrid(12, 4, 18)),
+        ("away until 2026-12-10 delegate to <@U0BEN>", "U0BEN", madrid(12, 10, 18)),
+        ("I am on vacation till Dec 10, <@U0BEN> approves", "U0BEN", madrid(12, 10, 18)),
+        ("out of office until 10 December 2pm; <@U0BEN> covers", "U0BEN", madrid(12, 10, 14)),
+        ("OOO until tomorrow noon, delegate to <@U0BEN>", "U0BEN", madrid(12, 1, 12)),
+        ("away until Jan 5 delegate <@U0BEN>", "U0BEN", madrid(1, 5, 18, year=2027)),
+        ("I'm away until Friday", None, madrid(12, 4, 18)),
+        ("away, delegate to <@U0BEN>", "U0BEN", None),
+    ],
+)
+def test_away_in_plain_words(typed: str, delegate: str | None, until: datetime | None) -> None:
+    intent = parse(typed, now=MONDAY, tz=MADRID)
+    assert (intent.kind, intent.user, intent.until) == (K.AWAY, delegate, until)
+
+
+@pytest.mark.parametrize(
+    "typed", ["I'm back", "im back", "I’m back!", "back now", "end my delegation"]
+)
+def test_back_in_plain_words(typed: str) -> None:
+    assert parse(typed, now=MONDAY, tz=MADRID).kind is K.BACK
+
+
+def test_a_mention_id_is_never_read_as_a_time() -> None:
+    # "U012H" would read as 12 hours if mentions were not taken out first.
+    intent = parse("away until friday, delegate to <@U012H>", now=MONDAY, tz=MADRID)
+    assert intent.until == madrid(12, 4, 18)
+
+
+def test_calendar_dates_snooze_too_and_roll_into_next_year() -> None:
+    assert parse_when("snooze until dec 10", now=MONDAY, tz=MADRID) == madrid(12, 10, 9)
+    assert parse_when("remind me 2026-12-02 3pm", now=MONDAY, tz=MADRID) == madrid(12, 2, 15)
+    assert parse_until("until nov 2", now=MONDAY, tz=MADRID) == madrid(11, 2, 18, year=2027)
+    assert parse_until("until feb 30", now=MONDAY, tz=MADRID) is None
+    assert parse_until("for 3 days", now=MONDAY) == MONDAY + timedelta(days=3)
+    assert parse_until("whenever", now=MONDAY) is None

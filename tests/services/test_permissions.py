@@ -12,6 +12,7 @@ from services.permissions import (
     Permission,
     decide,
     may_be_asked,
+    may_delegate,
     may_own,
 )
 
@@ -24,6 +25,11 @@ FINANCE = Actor("U0BILLINGOPS", in_finance=True)
 OWNER_ONLY = Actor(OWNER)  # named owner by DialNexa, in no finance list
 OUTSIDER = Actor("U0OUTSIDER")
 APPROVING_REQUESTER = Actor(REQUESTER, is_approver=True)
+# Standing in for an away approver (``services.delegation``): a finance member, not an approver.
+DELEGATE = Actor("U0APLEAD", in_finance=True, acting_for=("U0APPROVER1",))
+# Standing in only for the approver who requested the handoff: still self-approval.
+DELEGATE_OF_REQUESTER = Actor("U0APLEAD", in_finance=True, acting_for=(REQUESTER,))
+REQUESTING_DELEGATE = Actor(REQUESTER, in_finance=True, acting_for=("U0APPROVER1",))
 
 YES = Permission(True)
 NO_APPROVER = Permission(False, Denial.NOT_APPROVER)
@@ -40,6 +46,9 @@ TABLE: dict[Action, list[tuple[Actor, Permission]]] = {
         (OWNER_ONLY, NO_APPROVER),
         (OUTSIDER, NO_APPROVER),
         (APPROVING_REQUESTER, Permission(False, Denial.OWN_REQUEST)),
+        (DELEGATE, YES),
+        (DELEGATE_OF_REQUESTER, Permission(False, Denial.FOR_OWN_REQUEST)),
+        (REQUESTING_DELEGATE, Permission(False, Denial.OWN_REQUEST)),
     ],
     Action.DECLINE: [
         (APPROVER, YES),
@@ -48,8 +57,14 @@ TABLE: dict[Action, list[tuple[Actor, Permission]]] = {
         (OWNER_ONLY, NO_APPROVER),
         (OUTSIDER, NO_APPROVER),
         (APPROVING_REQUESTER, YES),  # declining your own request is allowed
+        (DELEGATE, YES),
     ],
-    Action.RETRY: [(APPROVER, YES), (FINANCE, NO_APPROVER), (OUTSIDER, NO_APPROVER)],
+    Action.RETRY: [
+        (APPROVER, YES),
+        (DELEGATE, YES),
+        (FINANCE, NO_APPROVER),
+        (OUTSIDER, NO_APPROVER),
+    ],
     Action.REISSUE: [(APPROVER, YES), (LEAD, NO_APPROVER), (OUTSIDER, NO_APPROVER)],
     Action.ESCALATE: [
         (APPROVER, YES),
@@ -134,6 +149,15 @@ TABLE: dict[Action, list[tuple[Actor, Permission]]] = {
         (OWNER_ONLY, NOT_ASKED),
         (OUTSIDER, NOT_ASKED),
     ],
+    # Going away with a delegate: approvers in their own right only (a delegate cannot pass on
+    # what was lent to them).
+    Action.DELEGATE: [
+        (APPROVER, YES),
+        (DELEGATE, NO_APPROVER),
+        (LEAD, NO_APPROVER),
+        (FINANCE, NO_APPROVER),
+        (OUTSIDER, NO_APPROVER),
+    ],
 }
 
 
@@ -184,3 +208,21 @@ def test_finance_members_or_the_requester_may_be_asked() -> None:
     assert may_be_asked(OWNER_ONLY, FACTS) == no  # an owner outside finance: not a choice
     assert may_be_asked(OUTSIDER, FACTS) == no
     assert may_be_asked(Actor(REQUESTER)) == no  # no handoff: no requester to ask
+
+
+def test_a_delegate_is_a_finance_member_other_than_the_approver() -> None:
+    assert may_delegate(APPROVER, FINANCE) == YES
+    assert may_delegate(APPROVER, LEAD) == YES
+    assert may_delegate(APPROVER, Actor("U0APPROVER2", is_approver=True)) == YES
+    assert may_delegate(APPROVER, OUTSIDER) == Permission(False, Denial.DELEGATE_NOT_FINANCE)
+    assert may_delegate(APPROVER, OWNER_ONLY) == Permission(False, Denial.DELEGATE_NOT_FINANCE)
+    assert may_delegate(APPROVER, APPROVER) == Permission(False, Denial.DELEGATE_SELF)
+    assert may_delegate(FINANCE, LEAD) == NO_APPROVER
+    assert may_delegate(DELEGATE, FINANCE) == NO_APPROVER
+
+
+def test_a_delegate_approves_for_the_away_approvers_an_approver_for_themself() -> None:
+    assert DELEGATE.on_behalf_of() == ("U0APPROVER1",)
+    assert DELEGATE_OF_REQUESTER.on_behalf_of(REQUESTER) == ()
+    away_too = Actor("U0APPROVER2", is_approver=True, acting_for=("U0APPROVER1",))
+    assert away_too.on_behalf_of() == ()  # their own authority counts

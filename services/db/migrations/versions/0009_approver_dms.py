@@ -1,7 +1,7 @@
 """approval requests in approvers' DMs: each copy recorded, and each person's choice
 
 Revision ID: 0009
-Revises: 0007
+Revises: 0008
 Create Date: 2026-11-30 10:30:00.000000
 """
 
@@ -13,7 +13,7 @@ from alembic import op
 from services.db.types import UTCDateTime
 
 revision = "0009"
-down_revision = "0007"
+down_revision = "0008"
 branch_labels = None
 depends_on = None
 
