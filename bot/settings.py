@@ -22,6 +22,7 @@ DEFAULT_BOT_SCOPES = (
     "channels:history",
     "chat:write",
     "commands",
+    "files:write",
     "groups:history",
     "im:history",
     "im:write",
