@@ -52,6 +52,7 @@ class BotScheduler(AsyncIOScheduler):  # type: ignore[misc]  # APScheduler 3 has
     def __init__(self, **options: Any) -> None:
         super().__init__(**options)
         self.job_tasks: set[asyncio.Task[Any]] = set()
+        self.stopping = False  # set by stop_scheduler before it cancels the passes in flight
 
     def tracked(
         self, job: Callable[[], Awaitable[object]], *, on_failure: str
@@ -65,7 +66,11 @@ class BotScheduler(AsyncIOScheduler):  # type: ignore[misc]  # APScheduler 3 has
             try:
                 await job()
             except asyncio.CancelledError:
-                raise
+                if not self.stopping:
+                    raise
+                # Stopped by the shut-down on purpose (its claims are safe to abandon): not an
+                # error for APScheduler to log with a traceback.
+                logger.info("a scheduled pass was stopped by the shut-down")
             except Exception:
                 logger.exception(on_failure)
             finally:
@@ -146,6 +151,7 @@ def start_scheduler(scheduler: AsyncIOScheduler) -> None:
 
 async def stop_scheduler(scheduler: BotScheduler) -> None:
     """Stop, cancelling a running pass (its claims are safe to abandon) and waiting for it."""
+    scheduler.stopping = True
     if scheduler.running:
         scheduler.shutdown(wait=False)
     for task in scheduler.job_tasks:

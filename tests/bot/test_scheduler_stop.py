@@ -11,7 +11,9 @@ import pytest
 from bot.scheduler import BotScheduler, stop_scheduler
 
 
-async def test_stopping_cancels_a_running_pass_and_waits_for_it() -> None:
+async def test_stopping_cancels_a_running_pass_and_waits_for_it(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
     scheduler = BotScheduler(timezone=UTC)
     started = asyncio.Event()
     cleaned_up: list[str] = []
@@ -32,9 +34,14 @@ async def test_stopping_cancels_a_running_pass_and_waits_for_it() -> None:
     await asyncio.wait_for(started.wait(), timeout=5)
     assert len(scheduler.job_tasks) == 1
 
-    await asyncio.wait_for(stop_scheduler(scheduler), timeout=5)
+    with caplog.at_level(logging.INFO):
+        await asyncio.wait_for(stop_scheduler(scheduler), timeout=5)
+        await asyncio.sleep(0)  # APScheduler's executor hears how the pass ended
 
     assert cleaned_up == ["released"]
+    # A pass stopped on purpose is not an error: no traceback in the shut-down log.
+    assert "a scheduled pass was stopped by the shut-down" in caplog.text
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR], caplog.text
     assert scheduler.job_tasks == set()
     assert not scheduler.running
 
@@ -54,3 +61,16 @@ async def test_a_failing_pass_is_logged_and_does_not_raise(
     assert "reminder pass failed; the next one retries" in caplog.text
     assert "database said no" in caplog.text
     assert scheduler.job_tasks == set()
+
+
+async def test_a_pass_cancelled_while_the_bot_runs_is_still_cancelled() -> None:
+    scheduler = BotScheduler(timezone=UTC)
+
+    async def waiting_pass() -> None:
+        await asyncio.sleep(3600)
+
+    task = asyncio.ensure_future(scheduler.tracked(waiting_pass, on_failure="failed")())
+    await asyncio.sleep(0)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
