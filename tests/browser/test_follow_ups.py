@@ -7,14 +7,18 @@ absent from a checkout these journeys skip, saying so.
 from __future__ import annotations
 
 import importlib.util
-import re
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
 
 import pytest
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
 from playwright.sync_api import expect
 
 from sandbox.slack_state import Demo
+from tests.browser.conftest import TIMEOUT_MS, TIMEZONE, VIEWPORT
+from tests.browser.sandbox_bot import free_port, running_sandbox_bot
 from tests.browser.sandbox_page import SandboxPage
 from tests.support.examples import example
 
@@ -34,13 +38,29 @@ needs_reminders = pytest.mark.skipif(
 pytestmark = pytest.mark.browser
 
 
+@pytest.fixture
+def own_sandbox(tmp_path: Path, browser: Any, chromium: str) -> Iterator[SandboxPage]:
+    """A sandbox of its own: the shared one's Home lists the oldest 15 of every earlier
+    journey's handoffs, which need not include this one."""
+    with running_sandbox_bot(tmp_path / "bot", port=free_port()) as bot:
+        context = browser.new_context(viewport=VIEWPORT, timezone_id=TIMEZONE, locale="en-US")
+        context.set_default_timeout(TIMEOUT_MS)
+        try:
+            yield SandboxPage(context.new_page(), bot.page_url).open()
+        finally:
+            context.close()
+
+
 def iso(at: datetime) -> str:
     return at.astimezone(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
 @needs_home
-def test_the_home_tab_lists_what_waits_for_an_approver(sandbox: SandboxPage) -> None:
+def test_the_home_tab_lists_what_waits_for_an_approver(own_sandbox: SandboxPage) -> None:
+    sandbox = own_sandbox
     sent = sandbox.send_handoff("create_invoice")
+    ts = sandbox.message(sent.call_id).get_attribute("data-ts")
+    assert ts
     sandbox.open_app("Home")
     home = sandbox.page.locator("#home")
     expect(home).to_contain_text("Your finance queue")
@@ -51,12 +71,13 @@ def test_the_home_tab_lists_what_waits_for_an_approver(sandbox: SandboxPage) -> 
     sandbox.act_as(Demo.APPROVER_1)
     # The approver's own Home is back (not the outsider's, still on screen for a moment).
     expect(home).to_contain_text("Waiting for your approval")
-    # Its Slack permalinks open the message inside the sandbox page. The bot republishes the
-    # Home tab as connectors report (a click can land on the view being replaced): click again
-    # until the channel opens.
+    # Its Slack permalink to this handoff's message opens the message inside the sandbox page.
+    # The bot republishes the Home tab as connectors report (a click can land on the view being
+    # replaced): click again until the channel opens.
+    permalink = home.locator(f"a[href*='/archives/{Demo.FINANCE}/p{ts.replace('.', '')}']")
     channel = sandbox.page.locator(f"[data-channel-id={Demo.FINANCE}].active")
     for _ in range(5):
-        home.get_by_role("link", name=re.compile("Harbor & Finch")).first.click()
+        permalink.first.click()
         try:
             channel.wait_for(state="visible", timeout=3000)
             break
