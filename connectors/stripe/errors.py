@@ -4,12 +4,12 @@ give up with a reason a person can act on (the key refused, a permission missing
 from __future__ import annotations
 
 import re
-from email.utils import parsedate_to_datetime
 from typing import Any
 
 import stripe
 
 from connectors.base import GiveUp, RetryAfter
+from connectors.retry_after import retry_after_seconds as read_retry_after
 
 __all__ = ["DEFAULT_RETRY_SECONDS", "as_result", "retry_after_seconds"]
 
@@ -28,20 +28,11 @@ def _message(exc: stripe.StripeError) -> str:
 
 
 def retry_after_seconds(headers: Any, default: float = DEFAULT_RETRY_SECONDS) -> float:
-    """``Retry-After`` (seconds or an HTTP date), else ``default``; capped at an hour."""
+    """``Retry-After`` (the shared reading, ``connectors.retry_after``), else ``default``;
+    capped at an hour."""
     value = headers.get("retry-after") if headers is not None else None
-    if not value:
-        return default
-    try:
-        seconds = float(value)
-    except ValueError:
-        try:
-            from datetime import UTC, datetime
-
-            seconds = (parsedate_to_datetime(value) - datetime.now(UTC)).total_seconds()
-        except (TypeError, ValueError):
-            return default
-    return min(MAX_RETRY_SECONDS, max(0.0, seconds))
+    seconds = read_retry_after(value)
+    return default if seconds is None else min(MAX_RETRY_SECONDS, seconds)
 
 
 def as_result(exc: stripe.StripeError, action: str = "lookup") -> RetryAfter | GiveUp:
