@@ -14,8 +14,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 from enum import StrEnum
+from typing import Any
 
 from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.db.engine import Database
 from services.db.models import AuditEntry, HandoffRow, RefundRow
@@ -28,6 +30,7 @@ __all__ = [
     "RefundLedger",
     "RefundStatus",
     "RefundSystem",
+    "record_once",
     "refund_key",
 ]
 
@@ -75,6 +78,23 @@ _REPORTABLE_FROM = frozenset({RefundStatus.RELEASED, RefundStatus.PROCESSING})
 def _event_key(event_type: EventType, refund: str) -> str:
     """One outcome event per refund (audit keys hold 64 characters; call ids may be longer)."""
     return f"{event_type.value}:{hashlib.sha256(refund.encode()).hexdigest()[:40]}"
+
+
+async def record_once(
+    session: AsyncSession,
+    events: EventLog,
+    event_type: EventType,
+    refund: RefundRow,
+    actor: str,
+    now: datetime,
+    detail: dict[str, Any],
+) -> bool:
+    """One event of ``event_type`` per refund (the ledger's keys): a repeat records nothing."""
+    key = _event_key(event_type, refund.key)
+    if await session.scalar(select(func.count()).where(AuditEntry.key == key)):
+        return False
+    events.record(session, Event(event_type, refund.handoff_id, actor, now, detail, key=key))
+    return True
 
 
 def refund_key(call_id: str) -> str:
@@ -187,20 +207,16 @@ class RefundLedger:
             row.updated_at = self._clock()
             event_type = _OUTCOME_EVENTS.get(status)
             if event_type is not None:
-                key = _event_key(event_type, row.key)
-                seen = await session.scalar(select(func.count()).where(AuditEntry.key == key))
-                if not seen:
-                    detail: dict[str, object] = {
-                        "amount": str(row.amount),
-                        "currency": row.currency,
-                        "system": row.system,
-                        "payment_ref": row.payment_ref,
-                        "external_id": row.external_id,
-                    }
-                    if row.error:
-                        detail["reason"] = row.error
-                    self._events().record(
-                        session,
-                        Event(event_type, handoff_id, actor, self._clock(), detail, key=key),
-                    )
+                detail: dict[str, Any] = {
+                    "amount": str(row.amount),
+                    "currency": row.currency,
+                    "system": row.system,
+                    "payment_ref": row.payment_ref,
+                    "external_id": row.external_id,
+                }
+                if row.error:
+                    detail["reason"] = row.error
+                await record_once(
+                    session, self._events(), event_type, row, actor, self._clock(), detail
+                )
             return True

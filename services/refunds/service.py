@@ -28,10 +28,10 @@ from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.db.engine import Database
-from services.db.models import AuditEntry, HandoffRow, RefundRow
-from services.events import BOT, Event, EventLog, EventType
+from services.db.models import HandoffRow, RefundRow
+from services.events import BOT, EventLog, EventType
 from services.handoff_model import Workflow
-from services.refunds.ledger import COUNTED, RefundStatus, RefundSystem, _event_key
+from services.refunds.ledger import COUNTED, RefundStatus, RefundSystem, record_once
 from services.refunds.policy import (
     RefundCase,
     Verdict,
@@ -90,23 +90,6 @@ async def _move(
     return True
 
 
-async def _record_once(
-    session: AsyncSession,
-    events: EventLog,
-    event_type: EventType,
-    refund: RefundRow,
-    actor: str,
-    now: datetime,
-    detail: dict[str, Any],
-) -> bool:
-    """One event of ``event_type`` per refund (the ledger's keys): a repeat records nothing."""
-    key = _event_key(event_type, refund.key)
-    if await session.scalar(select(func.count()).where(AuditEntry.key == key)):
-        return False
-    events.record(session, Event(event_type, refund.handoff_id, actor, now, detail, key=key))
-    return True
-
-
 async def _refunded_before(
     session: AsyncSession, refund: RefundRow, stripe_read_at: datetime | None = None
 ) -> Decimal:
@@ -155,7 +138,7 @@ async def release(
     if refund.system == RefundSystem.MANUAL.value:
         if not await _move(session, refund, allowed, RefundStatus.MANUAL, now, decided_by=actor):
             return None
-        await _record_once(
+        await record_once(
             session, events, EventType.REFUND_MANUAL, refund, actor, now, _detail(refund)
         )
         return RefundStatus.MANUAL
@@ -166,7 +149,7 @@ async def release(
         if not await _move(session, refund, allowed, RefundStatus.REFUSED, now, error=reason):
             return None
         detail = _detail(refund, reason=reason, external_id=None)
-        await _record_once(session, events, EventType.REFUND_REFUSED, refund, actor, now, detail)
+        await record_once(session, events, EventType.REFUND_REFUSED, refund, actor, now, detail)
         return RefundStatus.REFUSED
     decided = refund.decided_by if actor == BOT else actor
     if not await _move(session, refund, allowed, RefundStatus.RELEASED, now, decided_by=decided):
@@ -177,7 +160,7 @@ async def release(
         automatic=refund.automatic,
         policy_version=refund.policy_version,
     )
-    await _record_once(session, events, EventType.REFUND_RELEASED, refund, actor, now, detail)
+    await record_once(session, events, EventType.REFUND_RELEASED, refund, actor, now, detail)
     return RefundStatus.RELEASED
 
 
@@ -213,7 +196,7 @@ async def reverse_refund(
     if handoff.status == HandoffStatus.APPROVED.value:
         handoff.status = HandoffStatus.OPEN.value
     detail = _detail(refund, policy_version=refund.policy_version)
-    await _record_once(session, events, EventType.REFUND_REVERSED, refund, actor, now, detail)
+    await record_once(session, events, EventType.REFUND_REVERSED, refund, actor, now, detail)
     return True
 
 
@@ -226,9 +209,7 @@ async def mark_refunded(
         return False
     if not await _move(session, refund, (RefundStatus.MANUAL,), RefundStatus.MARKED, now):
         return False
-    await _record_once(
-        session, events, EventType.REFUND_MARKED, refund, actor, now, _detail(refund)
-    )
+    await record_once(session, events, EventType.REFUND_MARKED, refund, actor, now, _detail(refund))
     return True
 
 
@@ -343,7 +324,7 @@ class RefundService:
             policy_version=verdict.version,
             execute_after=execute_after.isoformat(),
         )
-        await _record_once(
+        await record_once(
             session, self._events, EventType.REFUND_SCHEDULED, refund, BOT, now, detail
         )
         return True
